@@ -1,0 +1,274 @@
+/**
+ * Builds google.protobuf.FileDescriptorProtos from a protobufjs Root, one per
+ * .proto file the root was loaded from, with fully-qualified type names and
+ * the dependency list filled in, so reflection clients can rebuild the types.
+ */
+import path from 'node:path';
+import protobuf from 'protobufjs';
+import 'protobufjs/ext/descriptor.js';
+import {
+  descriptorTypes,
+  encodeFileDescriptor,
+  messageToPlain,
+  type EnumDescriptor,
+  type FieldDescriptor,
+  type FileDescriptor,
+  type MessageDescriptor,
+  type ServiceDescriptor,
+} from './descriptor-types.js';
+
+export interface ProtobufjsDescriptorOptions {
+  /**
+   * Directory that file names are made relative to (e.g. the include directory
+   * the .proto files were loaded from). Default: the deepest directory that
+   * holds every file of the root.
+   */
+  readonly baseDir?: string;
+}
+
+/** Where protobufjs' built-in copies of the well-known types would live as files. */
+const wellKnownFiles: Readonly<Record<string, string>> = {
+  Any: 'any',
+  Duration: 'duration',
+  Timestamp: 'timestamp',
+  Empty: 'empty',
+  Struct: 'struct',
+  Value: 'struct',
+  ListValue: 'struct',
+  NullValue: 'struct',
+  DoubleValue: 'wrappers',
+  FloatValue: 'wrappers',
+  Int64Value: 'wrappers',
+  UInt64Value: 'wrappers',
+  Int32Value: 'wrappers',
+  UInt32Value: 'wrappers',
+  BoolValue: 'wrappers',
+  StringValue: 'wrappers',
+  BytesValue: 'wrappers',
+  FieldMask: 'field_mask',
+};
+
+type TopLevel = protobuf.Type | protobuf.Enum | protobuf.Service | protobuf.Field;
+
+interface BuiltFile {
+  readonly descriptor: FileDescriptor;
+  readonly dependencies: Set<string>;
+  bytes?: Uint8Array;
+}
+
+const cache = new WeakMap<protobuf.Root, Map<string, Map<string, BuiltFile>>>();
+
+/**
+ * Serialized FileDescriptorProtos for the file that defines `service`,
+ * followed by every file it depends on (transitively).
+ */
+export function fileDescriptorsForService(
+  service: protobuf.Service,
+  options: ProtobufjsDescriptorOptions = {},
+): Uint8Array[] {
+  const files = filesOfRoot(service.root, options);
+  const start = fileNameOf(service, baseDirFor(service.root, options));
+  return closure(files, [start]);
+}
+
+/** Serialized FileDescriptorProtos for every file of a protobufjs Root. */
+export function fileDescriptorsForRoot(root: protobuf.Root, options: ProtobufjsDescriptorOptions = {}): Uint8Array[] {
+  const files = filesOfRoot(root, options);
+  return closure(files, [...files.keys()]);
+}
+
+function closure(files: Map<string, BuiltFile>, start: string[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const seen = new Set<string>();
+  const queue = [...start];
+  while (queue.length > 0) {
+    const name = queue.shift()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const file = files.get(name);
+    if (!file) continue;
+    file.bytes ??= encodeFileDescriptor(file.descriptor);
+    out.push(file.bytes);
+    queue.push(...file.dependencies);
+  }
+  return out;
+}
+
+function filesOfRoot(root: protobuf.Root, options: ProtobufjsDescriptorOptions): Map<string, BuiltFile> {
+  const baseDir = baseDirFor(root, options);
+  let perBase = cache.get(root);
+  if (!perBase) cache.set(root, (perBase = new Map()));
+  const cached = perBase.get(baseDir);
+  if (cached) return cached;
+  root.resolveAll();
+  const files = new Map<string, BuiltFile>();
+  for (const object of topLevelObjects(root)) addObject(files, object, baseDir);
+  for (const file of files.values()) file.descriptor.dependency = [...file.dependencies].sort();
+  perBase.set(baseDir, files);
+  return files;
+}
+
+function* topLevelObjects(ns: protobuf.NamespaceBase): Generator<TopLevel> {
+  for (const nested of ns.nestedArray) {
+    if (nested instanceof protobuf.Type || nested instanceof protobuf.Enum || nested instanceof protobuf.Service) {
+      yield nested;
+    } else if (nested instanceof protobuf.Field) {
+      yield nested;
+    } else if (nested instanceof protobuf.Namespace) {
+      yield* topLevelObjects(nested);
+    }
+  }
+}
+
+function addObject(files: Map<string, BuiltFile>, object: TopLevel, baseDir: string): void {
+  const name = fileNameOf(object, baseDir);
+  let file = files.get(name);
+  if (!file) {
+    const descriptor: FileDescriptor = { name };
+    const pkg = packageOf(object);
+    if (pkg) descriptor.package = pkg;
+    setSyntax(descriptor, editionOf(object));
+    file = { descriptor, dependencies: new Set() };
+    files.set(name, file);
+  }
+  const refs = new Set<protobuf.ReflectionObject>();
+  const d = file.descriptor;
+  const edition = editionOf(object);
+  if (object instanceof protobuf.Type) {
+    const message = messageToPlain<MessageDescriptor>(descriptorTypes.message, object.toDescriptor(edition));
+    fixMessage(message, object, refs);
+    (d.messageType ??= []).push(message);
+  } else if (object instanceof protobuf.Enum) {
+    (d.enumType ??= []).push(messageToPlain<EnumDescriptor>(descriptorTypes.enum, object.toDescriptor()));
+  } else if (object instanceof protobuf.Service) {
+    const service = messageToPlain<ServiceDescriptor>(descriptorTypes.service, object.toDescriptor());
+    for (const method of object.methodsArray) {
+      method.resolve();
+      if (method.resolvedRequestType) refs.add(method.resolvedRequestType);
+      if (method.resolvedResponseType) refs.add(method.resolvedResponseType);
+    }
+    (d.service ??= []).push(service);
+  } else {
+    const field = messageToPlain<FieldDescriptor>(descriptorTypes.field, object.toDescriptor(edition));
+    fixField(field, object, refs);
+    (d.extension ??= []).push(field);
+  }
+  for (const ref of refs) {
+    const dep = fileNameOf(topLevelOf(ref), baseDir);
+    if (dep !== name) file.dependencies.add(dep);
+  }
+}
+
+function fixMessage(message: MessageDescriptor, type: protobuf.Type, refs: Set<protobuf.ReflectionObject>): void {
+  const fields: FieldDescriptor[] = [];
+  for (const field of message.field ?? []) {
+    const source = type.fields[field.name ?? ''] ?? type.nested?.[field.name ?? ''];
+    // An extension declared elsewhere shows up among the extended type's fields; its own file describes it.
+    if (source instanceof protobuf.Field && source.declaringField) continue;
+    if (source instanceof protobuf.MapField) {
+      const entry = message.nestedType?.find((n) => n.options?.mapEntry && n.name === field.typeName);
+      const entryName = `${camelCase(source.name)}Entry`;
+      field.typeName = `${type.fullName}.${entryName}`;
+      if (entry) {
+        entry.name = entryName;
+        const value = entry.field?.find((f) => f.name === 'value');
+        if (value && source.resolvedType) {
+          value.typeName = source.resolvedType.fullName;
+          refs.add(source.resolvedType);
+        }
+      }
+    } else if (source instanceof protobuf.Field) {
+      fixField(field, source, refs);
+    }
+    if (field.extendee) (message.extension ??= []).push(field);
+    else fields.push(field);
+  }
+  message.field = fields;
+  for (const nested of message.nestedType ?? []) {
+    if (nested.options?.mapEntry) continue;
+    const child = type.nested?.[nested.name ?? ''];
+    if (child instanceof protobuf.Type) fixMessage(nested, child, refs);
+  }
+}
+
+function fixField(field: FieldDescriptor, source: protobuf.Field, refs: Set<protobuf.ReflectionObject>): void {
+  source.resolve();
+  if (source.resolvedType) {
+    field.typeName = source.resolvedType.fullName;
+    refs.add(source.resolvedType);
+  }
+  const extended = source.extensionField?.parent;
+  if (source.extend !== undefined && extended) {
+    field.extendee = extended.fullName;
+    refs.add(extended);
+  }
+}
+
+/** "my_map" → "MyMap", as protoc names map entry types. */
+function camelCase(name: string): string {
+  let out = '';
+  let upper = true;
+  for (const ch of name) {
+    if (ch === '_') {
+      upper = true;
+      continue;
+    }
+    out += upper ? ch.toUpperCase() : ch;
+    upper = false;
+  }
+  return out;
+}
+
+function topLevelOf(object: protobuf.ReflectionObject): TopLevel {
+  let current = object;
+  while (current.parent && (current.parent instanceof protobuf.Type || current.parent instanceof protobuf.Service)) {
+    current = current.parent;
+  }
+  return current as TopLevel;
+}
+
+function packageOf(object: protobuf.ReflectionObject): string {
+  const parent = object.parent;
+  return parent && !(parent instanceof protobuf.Root) ? parent.fullName.slice(1) : '';
+}
+
+function editionOf(object: protobuf.ReflectionObject): string {
+  const edition = (object as unknown as { _edition?: unknown })._edition;
+  return typeof edition === 'string' && edition ? edition : 'proto2';
+}
+
+function setSyntax(file: FileDescriptor, edition: string): void {
+  if (edition === 'proto2' || edition === 'proto3') {
+    file.syntax = edition;
+    return;
+  }
+  const editions: Record<string, number> = { '2023': 1000, '2024': 1001 };
+  file.syntax = 'editions';
+  if (editions[edition] !== undefined) file['edition'] = editions[edition];
+}
+
+function fileNameOf(object: protobuf.ReflectionObject, baseDir: string): string {
+  const top = topLevelOf(object);
+  if (top.filename) return relativeName(top.filename, baseDir);
+  const pkg = packageOf(top);
+  if (pkg === 'google.protobuf' && wellKnownFiles[top.name]) return `google/protobuf/${wellKnownFiles[top.name]}.proto`;
+  return `${pkg ? pkg.replace(/\./g, '/') : 'root'}.proto`;
+}
+
+function relativeName(filename: string, baseDir: string): string {
+  if (!path.isAbsolute(filename) || !baseDir) return filename.replace(/\\/g, '/');
+  return path.relative(baseDir, filename).replace(/\\/g, '/');
+}
+
+function baseDirFor(root: protobuf.Root, options: ProtobufjsDescriptorOptions): string {
+  if (options.baseDir !== undefined) return path.resolve(options.baseDir);
+  const dirs = root.files.filter((f) => path.isAbsolute(f)).map((f) => path.dirname(f));
+  if (dirs.length === 0) return '';
+  let common = dirs[0]!;
+  for (const dir of dirs.slice(1)) {
+    while (common !== path.dirname(common) && dir !== common && !dir.startsWith(common + path.sep)) {
+      common = path.dirname(common);
+    }
+  }
+  return common;
+}
