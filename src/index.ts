@@ -1,1 +1,2 @@
 export * from './transport/types.js';
+export * from './websocket/index.js';
