@@ -56,12 +56,6 @@ export function validateHandshake(request: ServerRequest): ValidHandshake | Hand
       reason: 'WebSocket connections need HTTP/1.1; this request came over HTTP/2, which cannot switch protocols with Upgrade',
     };
   }
-  if (!request.capabilities.upgrade) {
-    return {
-      status: 501,
-      reason: 'this server cannot switch connections to WebSocket: the transport does not support upgrades for this request',
-    };
-  }
   if (request.httpVersion !== '1.1') {
     return { status: 400, reason: `a WebSocket handshake needs HTTP/1.1, not HTTP/${request.httpVersion}` };
   }
@@ -100,6 +94,12 @@ export function validateHandshake(request: ServerRequest): ValidHandshake | Hand
   }
   if (hasBody(request)) {
     return { status: 400, reason: 'a WebSocket handshake request must not have a body' };
+  }
+  if (!request.capabilities.upgrade) {
+    return {
+      status: 501,
+      reason: 'this server cannot switch connections to WebSocket: the transport does not support upgrades for this request',
+    };
   }
   return { key: trimmed };
 }
