@@ -1,0 +1,311 @@
+/**
+ * Writes one response through Http.sys. Where the host can stream bodies
+ * (HttpSendResponseEntityBody), the head goes out with MORE_DATA and the body
+ * follows in pieces with a bounded number of sends in flight; trailers ride on
+ * the final send, so every earlier send keeps MORE_DATA. Where it cannot (Wine 8),
+ * the whole response is buffered and sent in one HttpSendHttpResponse.
+ */
+import type { Duplex } from 'node:stream';
+import type { NativeResponse } from '../../native/types.js';
+import type { RawHeaders, ResponseSink } from '../types.js';
+import { ResponseTooLargeError, toHttpSysError } from './errors.js';
+import type { ExchangeIo } from './exchange-io.js';
+import { chunkFrame, flattenTrailers, lastChunk, prepareResponseHeaders } from './response-headers.js';
+import { openUpgradedStream } from './upgrade-stream.js';
+
+/** Default for ExchangeIo.bufferLimit: responses up to 64 MiB are buffered where bodies cannot be streamed. */
+export const DEFAULT_BUFFERED_RESPONSE_LIMIT = 64 * 1024 * 1024;
+/** Default for ExchangeIo.maxSendsInFlight. */
+export const DEFAULT_SENDS_IN_FLIGHT = 4;
+
+type State = 'idle' | 'open' | 'done';
+
+abstract class SinkBase implements ResponseSink {
+  protected state: State = 'idle';
+  protected failure: Error | undefined;
+
+  constructor(protected readonly io: ExchangeIo) {}
+
+  abstract head(status: number, reason: string | undefined, headers: RawHeaders, end: boolean): Promise<void>;
+  abstract write(chunk: Uint8Array): Promise<void> | void;
+  abstract end(trailers: RawHeaders | undefined): Promise<void>;
+
+  protected fail(err: unknown, doing: string): Error {
+    const e = toHttpSysError(err, doing);
+    if (this.failure === undefined) {
+      this.failure = e;
+      this.io.failed(e);
+    }
+    return e;
+  }
+
+  protected finish(): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    this.io.settled();
+  }
+
+  protected throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.state === 'done') throw new Error('the response has already ended');
+  }
+
+  /** Sends a minimal error response when nothing has gone out yet, so the request never hangs. */
+  protected async sendFallback(status: number, message: string): Promise<void> {
+    const body = new TextEncoder().encode(message);
+    try {
+      await this.io.queue.sendResponse(this.io.id, {
+        status,
+        headers: ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.byteLength), 'connection', 'close'],
+        body: [body],
+        disconnect: true,
+      });
+    } catch (err) {
+      this.fail(err, `sending ${status}`);
+    }
+  }
+
+  /** Ends the exchange abruptly: RST_STREAM where the host can, else cancel, else the best this host offers. */
+  reset(code: number): void {
+    if (this.state === 'done') return;
+    const headSent = this.headOnWire();
+    this.finish();
+    this.io.resetting(code);
+    const { queue, id, host, logger } = this.io;
+    if (host.reset) {
+      try {
+        queue.reset(id, code);
+        return;
+      } catch (err) {
+        if (!host.cancel) logger.warn('Http.sys: resetting the stream failed', toHttpSysError(err));
+      }
+    }
+    if (host.cancel) {
+      try {
+        queue.cancel(id);
+        return;
+      } catch (err) {
+        logger.warn('Http.sys: cancelling the request failed', toHttpSysError(err));
+      }
+    }
+    // No way to abort a request on this host: finish it so it does not hang.
+    const done = headSent
+      ? queue.sendBody(id, { moreData: false, disconnect: true })
+      : queue.sendResponse(id, {
+          status: 500,
+          headers: ['content-length', '0', 'connection', 'close'],
+          disconnect: true,
+        });
+    done.catch(() => undefined);
+  }
+
+  /** True when response bytes have reached Http.sys (so a new response can no longer be started). */
+  protected abstract headOnWire(): boolean;
+
+  async upgrade(headers: RawHeaders): Promise<Duplex> {
+    this.throwIfFailed();
+    if (this.state !== 'idle') throw new Error('the response has already started');
+    if (!this.io.capabilities.upgrade) {
+      throw new Error('this exchange cannot be upgraded on this host (needs HTTP/1.1 without a body and opaque upgrade support)');
+    }
+    const flat: string[] = [];
+    let hasConnection = false;
+    for (const [rawName, value] of headers) {
+      const name = rawName.toLowerCase();
+      if (name === 'connection') hasConnection = true;
+      if (name === 'content-length' || name === 'transfer-encoding') continue;
+      flat.push(name, String(value));
+    }
+    if (!hasConnection) flat.push('connection', 'Upgrade');
+    this.state = 'open';
+    try {
+      await this.io.queue.sendResponse(this.io.id, { status: 101, headers: flat, opaque: true, moreData: true });
+    } catch (err) {
+      this.finish();
+      throw this.fail(err, 'sending 101 Switching Protocols');
+    }
+    this.state = 'done';
+    return openUpgradedStream(this.io);
+  }
+}
+
+/** Streams the body with MORE_DATA sends, at most io.maxSendsInFlight at once. */
+export class StreamingSink extends SinkBase {
+  private inFlight: Promise<void>[] = [];
+  private bodyAllowed = true;
+  private chunked = false;
+  private closeAfter = false;
+
+  protected headOnWire(): boolean {
+    return this.state !== 'idle';
+  }
+
+  async head(status: number, reason: string | undefined, headers: RawHeaders, end: boolean): Promise<void> {
+    this.throwIfFailed();
+    if (this.state !== 'idle') throw new Error('the response head has already been sent');
+    const prepared = prepareResponseHeaders(headers, {
+      method: this.io.method,
+      httpVersion: this.io.httpVersion,
+      http2: this.io.http2,
+      status,
+      mode: end ? 'whole' : 'stream',
+      length: 0,
+    });
+    this.bodyAllowed = prepared.bodyAllowed;
+    this.chunked = prepared.chunked;
+    this.closeAfter = prepared.closeAfter;
+    this.state = 'open';
+    const response: NativeResponse = {
+      status,
+      ...(reason !== undefined && !this.io.http2 ? { reason } : {}),
+      headers: prepared.flat,
+      moreData: !end,
+    };
+    try {
+      await this.io.queue.sendResponse(this.io.id, response);
+    } catch (err) {
+      this.finish();
+      throw this.fail(err, 'sending the response head');
+    }
+    if (end) this.finish();
+  }
+
+  private send(body: Uint8Array[]): Promise<void> {
+    const p = this.io.queue.sendBody(this.io.id, { body, moreData: true }).then(
+      () => {
+        const i = this.inFlight.indexOf(p);
+        if (i >= 0) this.inFlight.splice(i, 1);
+      },
+      (err: unknown) => {
+        const i = this.inFlight.indexOf(p);
+        if (i >= 0) this.inFlight.splice(i, 1);
+        this.fail(err, 'sending the response body');
+      },
+    );
+    this.inFlight.push(p);
+    return p;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.throwIfFailed();
+    if (this.state !== 'open') throw new Error('write before the response head');
+    if (!this.bodyAllowed || chunk.byteLength === 0) return;
+    void this.send(this.chunked ? chunkFrame(chunk) : [chunk]);
+    while (this.inFlight.length >= this.io.maxSendsInFlight) await this.inFlight[0];
+    this.throwIfFailed();
+  }
+
+  async end(trailers: RawHeaders | undefined): Promise<void> {
+    this.throwIfFailed();
+    if (this.state !== 'open') throw new Error('end before the response head');
+    while (this.inFlight.length > 0) await this.inFlight[0];
+    this.throwIfFailed();
+    const flatTrailers =
+      trailers && trailers.length > 0 && this.io.capabilities.trailers ? flattenTrailers(trailers) : undefined;
+    try {
+      await this.io.queue.sendBody(this.io.id, {
+        ...(this.chunked && this.bodyAllowed ? { body: [lastChunk()] } : {}),
+        ...(flatTrailers ? { trailers: flatTrailers } : {}),
+        moreData: false,
+        ...(this.closeAfter ? { disconnect: true } : {}),
+      });
+    } catch (err) {
+      throw this.fail(err, 'finishing the response');
+    } finally {
+      this.finish();
+    }
+  }
+}
+
+/** Collects the whole response and sends it in one HttpSendHttpResponse, up to io.bufferLimit bytes. */
+export class BufferedSink extends SinkBase {
+  private status = 200;
+  private reason: string | undefined;
+  private headers: RawHeaders = [];
+  private chunks: Uint8Array[] = [];
+  private length = 0;
+  private bodyAllowed = true;
+  private sent = false;
+
+  protected headOnWire(): boolean {
+    return this.sent;
+  }
+
+  async head(status: number, reason: string | undefined, headers: RawHeaders, end: boolean): Promise<void> {
+    this.throwIfFailed();
+    if (this.state !== 'idle') throw new Error('the response head has already been sent');
+    // Validate now so a bad header fails where the handler can still see it.
+    prepareResponseHeaders(headers, {
+      method: this.io.method,
+      httpVersion: this.io.httpVersion,
+      http2: this.io.http2,
+      status,
+      mode: 'whole',
+      length: 0,
+    });
+    this.status = status;
+    this.reason = reason;
+    this.headers = headers;
+    this.bodyAllowed = this.io.method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
+    this.state = 'open';
+    if (end) await this.sendAll(undefined);
+  }
+
+  write(chunk: Uint8Array): void {
+    this.throwIfFailed();
+    if (this.state !== 'open') throw new Error('write before the response head');
+    if (!this.bodyAllowed || chunk.byteLength === 0) return;
+    this.length += chunk.byteLength;
+    if (this.length > this.io.bufferLimit) {
+      const err = new ResponseTooLargeError(this.io.bufferLimit);
+      this.chunks = [];
+      this.failure = err;
+      this.io.logger.error(`Http.sys: ${err.message}; answered 500 instead`);
+      this.finish();
+      this.sent = true;
+      void this.sendFallback(500, 'response too large for this host\n');
+      throw err;
+    }
+    this.chunks.push(chunk);
+  }
+
+  async end(trailers: RawHeaders | undefined): Promise<void> {
+    this.throwIfFailed();
+    if (this.state !== 'open') throw new Error('end before the response head');
+    await this.sendAll(trailers);
+  }
+
+  private async sendAll(trailers: RawHeaders | undefined): Promise<void> {
+    const prepared = prepareResponseHeaders(this.headers, {
+      method: this.io.method,
+      httpVersion: this.io.httpVersion,
+      http2: this.io.http2,
+      status: this.status,
+      mode: 'whole',
+      length: this.length,
+    });
+    const flatTrailers =
+      trailers && trailers.length > 0 && this.io.capabilities.trailers ? flattenTrailers(trailers) : undefined;
+    const body = this.chunks;
+    this.chunks = [];
+    this.sent = true;
+    try {
+      await this.io.queue.sendResponse(this.io.id, {
+        status: this.status,
+        ...(this.reason !== undefined && !this.io.http2 ? { reason: this.reason } : {}),
+        headers: prepared.flat,
+        ...(body.length > 0 ? { body } : {}),
+        ...(flatTrailers ? { trailers: flatTrailers } : {}),
+      });
+    } catch (err) {
+      throw this.fail(err, 'sending the response');
+    } finally {
+      this.finish();
+    }
+  }
+}
+
+/** The sink that fits this exchange's host. */
+export function createResponseSink(io: ExchangeIo): ResponseSink {
+  return io.capabilities.streaming ? new StreamingSink(io) : new BufferedSink(io);
+}

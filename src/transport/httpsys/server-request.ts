@@ -1,0 +1,163 @@
+/** One received Http.sys request as the contract's ServerRequest, with its exchange plumbing. */
+import type { NativeCapabilities, NativeRequest, NativeRequestQueue } from '../../native/types.js';
+import { ClientDisconnectedError } from '../errors.js';
+import type {
+  BackendExchange,
+  Capabilities,
+  HttpVersion,
+  IncomingHeaders,
+  Logger,
+  RawHeaders,
+  ResponseSink,
+  ServerRequest,
+  TlsInfo,
+} from '../types.js';
+import { exchangeCapabilities, httpVersionOf } from './capabilities.js';
+import type { DisconnectWatcher } from './disconnects.js';
+import { ExchangeResetError, isConnectionGone } from './errors.js';
+import type { ExchangeIo } from './exchange-io.js';
+import { requestBody } from './request-body.js';
+import { announcesBody, mapRequestHeaders, requestHost, splitRawUrl } from './request-headers.js';
+import { createResponseSink } from './response-sink.js';
+import { describeTls } from './tls-names.js';
+
+export interface ExchangeContext {
+  readonly queue: NativeRequestQueue;
+  readonly host: NativeCapabilities;
+  readonly disconnects: DisconnectWatcher;
+  readonly logger: Logger;
+  readonly maxRequestBodyBytes: number;
+  readonly maxSendsInFlight: number;
+  readonly bufferLimit: number;
+  /** Called once when the exchange has released everything. */
+  onSettled(exchange: HttpSysExchange): void;
+}
+
+class HttpSysRequest implements ServerRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly path: string;
+  readonly query: string;
+  readonly host: string;
+  readonly headers: IncomingHeaders;
+  readonly rawHeaders: RawHeaders;
+  readonly httpVersion: HttpVersion;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly secure: boolean;
+  readonly tls?: TlsInfo;
+  readonly prefix: string;
+  readonly body: AsyncIterable<Uint8Array>;
+  readonly capabilities: Capabilities;
+  /** Header block size in bytes, for the header limit. */
+  readonly headerBytes: number;
+
+  constructor(
+    native: NativeRequest,
+    prefix: string,
+    private readonly exchange: HttpSysExchange,
+    ctx: ExchangeContext,
+  ) {
+    const mapped = mapRequestHeaders(native.headers);
+    const target = splitRawUrl(native.rawUrl);
+    this.method = native.method;
+    this.url = target.url;
+    this.path = target.path;
+    this.query = target.query;
+    this.headers = mapped.headers;
+    this.rawHeaders = mapped.rawHeaders;
+    this.headerBytes = mapped.size;
+    this.host = requestHost(native.host, mapped.headers);
+    this.httpVersion = httpVersionOf(native.httpVersion, native.http2);
+    this.remoteAddress = native.remoteAddress;
+    this.remotePort = native.remotePort;
+    this.localAddress = native.localAddress;
+    this.localPort = native.localPort;
+    this.secure = native.secure;
+    if (native.secure) this.tls = describeTls(native.tls, native.http2);
+    this.prefix = prefix;
+    const hasBody = (native.body !== null && native.body.byteLength > 0) || native.moreBody || announcesBody(mapped.headers);
+    this.capabilities = exchangeCapabilities(ctx.host, {
+      httpVersion: this.httpVersion,
+      http2: native.http2,
+      hasBody,
+    });
+    this.body = requestBody({
+      first: native.body,
+      more: native.moreBody,
+      read: (max) => ctx.queue.readBody(native.id, max),
+      limit: ctx.maxRequestBodyBytes,
+      signal: exchange.controller.signal,
+      onReadError: (err) => exchange.failed(err),
+      onTooLarge: () => undefined,
+    });
+  }
+
+  /** Watching for the client going away starts when someone first looks at the signal. */
+  get signal(): AbortSignal {
+    this.exchange.watchDisconnect();
+    return this.exchange.controller.signal;
+  }
+}
+
+export class HttpSysExchange implements BackendExchange {
+  readonly controller = new AbortController();
+  readonly request: HttpSysRequest;
+  readonly response: ResponseSink;
+  private unwatch: (() => void) | undefined;
+  private watching = false;
+  private settledOnce = false;
+
+  constructor(
+    readonly native: NativeRequest,
+    prefix: string,
+    private readonly ctx: ExchangeContext,
+  ) {
+    this.request = new HttpSysRequest(native, prefix, this, ctx);
+    const io: ExchangeIo = {
+      queue: ctx.queue,
+      id: native.id,
+      method: native.method,
+      httpVersion: this.request.httpVersion,
+      http2: native.http2,
+      host: ctx.host,
+      capabilities: this.request.capabilities,
+      logger: ctx.logger,
+      maxSendsInFlight: ctx.maxSendsInFlight,
+      bufferLimit: ctx.bufferLimit,
+      failed: (err) => this.failed(err),
+      settled: () => this.settle(),
+      resetting: (code) => this.abort(new ExchangeResetError(code)),
+    };
+    this.response = createResponseSink(io);
+  }
+
+  abort(reason: unknown): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  /** A read or send failed: when the connection is gone, the signal says so. */
+  failed(err: Error): void {
+    if (isConnectionGone(err)) {
+      this.abort(Object.assign(new ClientDisconnectedError(), { cause: err }));
+    } else {
+      this.abort(err);
+    }
+  }
+
+  watchDisconnect(): void {
+    if (this.watching || this.settledOnce) return;
+    this.watching = true;
+    this.unwatch = this.ctx.disconnects.watch(this.native.connectionId, () => this.abort(new ClientDisconnectedError()));
+  }
+
+  private settle(): void {
+    if (this.settledOnce) return;
+    this.settledOnce = true;
+    this.unwatch?.();
+    this.unwatch = undefined;
+    this.ctx.onSettled(this);
+  }
+}

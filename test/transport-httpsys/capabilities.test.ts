@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NativeCapabilities } from '../../src/native/types.js';
+import { exchangeCapabilities, httpVersionOf } from '../../src/transport/httpsys/capabilities.js';
+
+// Capability reports as the addon describes the two kinds of host.
+const windows2022: NativeCapabilities = {
+  host: 'windows',
+  os: { major: 10, minor: 0, build: 20348 },
+  trailers: true,
+  reset: true,
+  opaqueUpgrade: true,
+  http2: true,
+  delegation: true,
+  cancel: true,
+  disconnectNotification: true,
+  queueShutdown: true,
+  streamingResponses: true,
+  namedQueues: true,
+  properties: true,
+};
+const wine8: NativeCapabilities = {
+  host: 'wine',
+  wineVersion: '8.0',
+  os: { major: 10, minor: 0, build: 19043 },
+  trailers: false,
+  reset: false,
+  opaqueUpgrade: false,
+  http2: false,
+  delegation: false,
+  cancel: false,
+  disconnectNotification: false,
+  queueShutdown: false,
+  streamingResponses: false,
+  namedQueues: false,
+  properties: false,
+};
+
+test('trailers only for HTTP/2 requests on a host with trailers', () => {
+  assert.equal(exchangeCapabilities(windows2022, { httpVersion: '2.0', http2: true, hasBody: true }).trailers, true);
+  assert.equal(exchangeCapabilities(windows2022, { httpVersion: '1.1', http2: false, hasBody: false }).trailers, false);
+  assert.equal(exchangeCapabilities(wine8, { httpVersion: '2.0', http2: true, hasBody: false }).trailers, false);
+});
+
+test('upgrade only for HTTP/1.1 requests without a body on a host with opaque sends', () => {
+  assert.equal(exchangeCapabilities(windows2022, { httpVersion: '1.1', http2: false, hasBody: false }).upgrade, true);
+  assert.equal(exchangeCapabilities(windows2022, { httpVersion: '1.1', http2: false, hasBody: true }).upgrade, false);
+  assert.equal(exchangeCapabilities(windows2022, { httpVersion: '1.0', http2: false, hasBody: false }).upgrade, false);
+  assert.equal(exchangeCapabilities(windows2022, { httpVersion: '2.0', http2: true, hasBody: false }).upgrade, false);
+  assert.equal(exchangeCapabilities(wine8, { httpVersion: '1.1', http2: false, hasBody: false }).upgrade, false);
+});
+
+test('reset and streaming follow the host', () => {
+  const w = exchangeCapabilities(windows2022, { httpVersion: '1.1', http2: false, hasBody: false });
+  assert.equal(w.reset, true);
+  assert.equal(w.streaming, true);
+  assert.equal(w.http2, false);
+  const v = exchangeCapabilities(wine8, { httpVersion: '1.1', http2: false, hasBody: false });
+  assert.equal(v.reset, false);
+  assert.equal(v.streaming, false);
+});
+
+test('HTTP versions map to the contract spelling', () => {
+  assert.equal(httpVersionOf('1.1', false), '1.1');
+  assert.equal(httpVersionOf('1.0', false), '1.0');
+  assert.equal(httpVersionOf('2.0', false), '2.0');
+  assert.equal(httpVersionOf('1.1', true), '2.0');
+  assert.equal(httpVersionOf('', false), '1.1');
+});
