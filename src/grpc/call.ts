@@ -1,0 +1,415 @@
+/**
+ * One running gRPC call: its context for the handler, its response (headers,
+ * messages, status) and the ways it can end (handler done, error, cancel,
+ * deadline, shutdown). Whatever ends it first wins; later outcomes are dropped.
+ */
+import type { HandlerResult, Logger, ServerRequest, ServerResponse } from '../transport/types.js';
+import { compress, decompress, type Encoding } from './compression.js';
+import { GrpcError } from './error.js';
+import { FrameDecoder, readFrames, writeFrameHeader, type Frame } from './framing.js';
+import { encodeGrpcMessage } from './message-encoding.js';
+import { Metadata, encodeBinaryValue } from './metadata.js';
+import { Outbox } from './outbox.js';
+import { Status } from './status.js';
+import type { CallContext, CallOutcome, MethodDefinition } from './types.js';
+
+export type HeaderRecord = Record<string, string | string[]>;
+
+/** Settings every call of one server shares. */
+export interface CallConfig {
+  readonly maxReceive: number;
+  readonly maxSend: number;
+  readonly maxDecompressed: number;
+  /** Value of grpc-accept-encoding sent in responses. */
+  readonly acceptHeader: string;
+  readonly minCompressBytes: number;
+  readonly logger: Logger;
+  /** Bytes of framed messages queued before a streaming handler waits. */
+  readonly highWater: number;
+  /** Called once when a call has ended. */
+  readonly onEnd: (call: Call) => void;
+}
+
+const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+const STATE_PENDING = 0; // nothing handed to the transport yet
+const STATE_STREAMING = 1; // headers handed over; body is the outbox
+const STATE_DONE = 2; // status decided
+
+function bracketHost(addr: string): string {
+  return addr.includes(':') ? `[${addr}]` : addr;
+}
+
+export class Call implements CallContext {
+  readonly method: string;
+  readonly service: string;
+  readonly methodName: string;
+  readonly metadata: Metadata;
+  readonly request: ServerRequest;
+  readonly deadline: Date | undefined;
+  readonly requestEncoding: Encoding;
+  readonly acceptEncodings: readonly string[];
+  compressMessages = true;
+  /** The promise the transport handler returns; resolved once with the response. */
+  readonly response: Promise<HandlerResult>;
+
+  readonly #config: CallConfig;
+  readonly #def: MethodDefinition;
+  #resolve!: (r: HandlerResult) => void;
+  #state = STATE_PENDING;
+  #responseEncoding: Encoding = 'identity';
+  #responseMetadata: Metadata | undefined;
+  #trailers: Metadata | undefined;
+  #controller: AbortController | undefined;
+  #cancelReason: GrpcError | undefined;
+  #outbox: Outbox | undefined;
+  #code: Status = Status.OK;
+  #message = '';
+  #details: Uint8Array | undefined;
+  #errorMetadata: Metadata | undefined;
+  #clearTimer: (() => void) | undefined;
+  #outcome: Promise<CallOutcome> | undefined;
+  #settleOutcome: ((o: CallOutcome) => void) | undefined;
+  #thrown: unknown;
+  readonly #onAbort: () => void;
+
+  constructor(
+    config: CallConfig,
+    def: MethodDefinition,
+    service: string,
+    methodName: string,
+    request: ServerRequest,
+    metadata: Metadata,
+    requestEncoding: Encoding,
+    acceptEncodings: readonly string[],
+    sendEncoding: Encoding,
+    deadline: Date | undefined,
+  ) {
+    this.#config = config;
+    this.#def = def;
+    this.method = def.path;
+    this.service = service;
+    this.methodName = methodName;
+    this.request = request;
+    this.metadata = metadata;
+    this.requestEncoding = requestEncoding;
+    this.acceptEncodings = acceptEncodings;
+    this.deadline = deadline;
+    if (sendEncoding !== 'identity' && acceptEncodings.includes(sendEncoding)) this.#responseEncoding = sendEncoding;
+    this.response = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+    this.#onAbort = () => this.cancel(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
+    if (request.signal.aborted) queueMicrotask(this.#onAbort);
+    else request.signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  // ---- CallContext -------------------------------------------------------
+
+  get peer(): string {
+    return `${bracketHost(this.request.remoteAddress)}:${this.request.remotePort}`;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#cancelReason !== undefined) this.#controller.abort(this.#cancelReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelReason !== undefined;
+  }
+
+  get responseMetadata(): Metadata {
+    return (this.#responseMetadata ??= new Metadata());
+  }
+
+  get trailers(): Metadata {
+    return (this.#trailers ??= new Metadata());
+  }
+
+  get responseEncoding(): Encoding {
+    return this.#responseEncoding;
+  }
+
+  set responseEncoding(encoding: Encoding) {
+    if (this.#state !== STATE_PENDING) return;
+    this.#responseEncoding = encoding === 'identity' || this.acceptEncodings.includes(encoding) ? encoding : 'identity';
+  }
+
+  sendHeaders(): void {
+    if (this.#state === STATE_PENDING) this.#startStreaming();
+  }
+
+  // ---- lifecycle ---------------------------------------------------------
+
+  /** True once the status is decided. */
+  get done(): boolean {
+    return this.#state === STATE_DONE;
+  }
+
+  /** Arm the deadline. */
+  setTimer(clear: () => void): void {
+    this.#clearTimer = clear;
+  }
+
+  /** Resolves with the outcome once the call has ended (for interceptors). */
+  get outcome(): Promise<CallOutcome> {
+    if (this.#outcome === undefined) {
+      if (this.#state === STATE_DONE) this.#outcome = Promise.resolve(this.#makeOutcome());
+      else
+        this.#outcome = new Promise((resolve) => {
+          this.#settleOutcome = resolve;
+        });
+    }
+    return this.#outcome;
+  }
+
+  /** End the call because of cancel, deadline or shutdown: the handler's signal aborts. */
+  cancel(reason: GrpcError): void {
+    if (this.#state === STATE_DONE) return;
+    this.#cancelReason = reason;
+    this.#controller?.abort(reason);
+    this.#finish(reason.code, reason.message, undefined, undefined);
+  }
+
+  /** End the call with whatever the handler (or the protocol) threw. */
+  fail(error: unknown): void {
+    if (this.#state === STATE_DONE) return;
+    this.#thrown = error;
+    if (error instanceof GrpcError) {
+      this.#finish(error.code, error.message, error.details, error.metadata);
+      return;
+    }
+    this.#config.logger.error(`gRPC handler for ${this.method} failed`, error);
+    this.#finish(Status.UNKNOWN, 'unexpected error in the call handler', undefined, undefined);
+  }
+
+  /** End the call with OK. */
+  succeed(): void {
+    if (this.#state !== STATE_DONE) this.#finish(Status.OK, '', undefined, undefined);
+  }
+
+  // ---- request messages --------------------------------------------------
+
+  /** Read the one request message of a unary or server-streaming call. */
+  async readOne(): Promise<unknown> {
+    let frame: Frame | undefined;
+    let count = 0;
+    const decoder = new FrameDecoder(this.#config.maxReceive, (f) => {
+      frame = f;
+      count++;
+    });
+    try {
+      for await (const chunk of this.request.body) {
+        if (this.#state === STATE_DONE) return undefined;
+        decoder.push(chunk);
+      }
+    } catch (e) {
+      throw this.#requestError(e);
+    }
+    decoder.end();
+    if (count !== 1 || frame === undefined) {
+      throw new GrpcError(
+        Status.INTERNAL,
+        count === 0 ? 'the request has no message' : `expected one request message, received ${count}`,
+      );
+    }
+    return this.#decode(frame);
+  }
+
+  /** The request messages of a client-streaming or bidi call. */
+  async *readMany(): AsyncGenerator<unknown, void, undefined> {
+    try {
+      for await (const frame of readFrames(this.request.body, this.#config.maxReceive)) {
+        if (this.#state === STATE_DONE) return;
+        const message = this.#decode(frame);
+        yield message instanceof Promise ? await message : message;
+      }
+    } catch (e) {
+      const error = this.#requestError(e);
+      this.fail(error);
+      throw error;
+    }
+  }
+
+  #requestError(e: unknown): GrpcError {
+    if (e instanceof GrpcError) return e;
+    if (this.#cancelReason !== undefined) return this.#cancelReason;
+    return new GrpcError(Status.CANCELLED, 'the request body ended abruptly');
+  }
+
+  #decode(frame: Frame): unknown {
+    if (!frame.compressed) return this.#deserialize(frame.payload);
+    if (this.requestEncoding === 'identity') {
+      throw new GrpcError(Status.INTERNAL, 'received a compressed message but the request has no grpc-encoding');
+    }
+    const limit = Math.min(this.#config.maxDecompressed, this.#config.maxReceive);
+    const out = decompress(this.requestEncoding, frame.payload, limit);
+    return out instanceof Promise ? out.then((b) => this.#deserialize(b)) : this.#deserialize(out);
+  }
+
+  #deserialize(bytes: Uint8Array): unknown {
+    try {
+      return this.#def.deserialize(bytes);
+    } catch {
+      throw new GrpcError(Status.INTERNAL, 'failed to parse the request message');
+    }
+  }
+
+  // ---- response messages -------------------------------------------------
+
+  /** Frame (and maybe compress) one response message. */
+  #frame(message: unknown): Uint8Array | Promise<Uint8Array> {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#def.serialize(message);
+    } catch (e) {
+      this.#config.logger.error(`gRPC handler for ${this.method} returned a message that cannot be serialized`, e);
+      throw new GrpcError(Status.INTERNAL, 'failed to serialize the response message');
+    }
+    if (bytes.byteLength > this.#config.maxSend) {
+      throw new GrpcError(
+        Status.RESOURCE_EXHAUSTED,
+        `sent message larger than max (${bytes.byteLength} vs. ${this.#config.maxSend})`,
+      );
+    }
+    const enc = this.#responseEncoding;
+    if (enc === 'identity' || !this.compressMessages || bytes.byteLength < this.#config.minCompressBytes) {
+      const out = Buffer.allocUnsafe(5 + bytes.byteLength);
+      writeFrameHeader(out, 0, bytes.byteLength, false);
+      out.set(bytes, 5);
+      return out;
+    }
+    const packed = compress(enc, bytes);
+    const wrap = (c: Uint8Array): Uint8Array => {
+      const out = Buffer.allocUnsafe(5 + c.byteLength);
+      writeFrameHeader(out, 0, c.byteLength, true);
+      out.set(c, 5);
+      return out;
+    };
+    return packed instanceof Promise ? packed.then(wrap) : wrap(packed);
+  }
+
+  /** Send the single response of a unary or client-streaming call and end with OK. */
+  async sendUnary(message: unknown): Promise<void> {
+    let frame = this.#frame(message);
+    if (frame instanceof Promise) frame = await frame;
+    if (this.#state === STATE_DONE) return;
+    if (this.#state === STATE_PENDING) {
+      const trailers = this.#trailers === undefined || this.#trailers.isEmpty ? OK_TRAILERS : this.#statusRecord();
+      this.#state = STATE_DONE;
+      this.#resolve({ status: 200, headers: this.#headerRecord(), body: frame, trailers });
+      this.#ended();
+      return;
+    }
+    this.#outbox!.push(frame);
+    this.succeed();
+  }
+
+  /** Send one message of a streaming response. Resolves when more may be sent. */
+  write(message: unknown): Promise<void> | undefined {
+    if (this.#state === STATE_DONE) return undefined;
+    const frame = this.#frame(message);
+    if (frame instanceof Promise) return frame.then((f) => this.#push(f));
+    return this.#push(frame);
+  }
+
+  #push(frame: Uint8Array): Promise<void> | undefined {
+    if (this.#state === STATE_DONE) return undefined;
+    if (this.#state === STATE_PENDING) this.#startStreaming();
+    const outbox = this.#outbox!;
+    return outbox.push(frame) ? undefined : outbox.drained();
+  }
+
+  /** Send every message the handler produces, then end with OK. */
+  async pipe(source: AsyncIterable<unknown> | Iterable<unknown> | Promise<unknown>): Promise<void> {
+    let src: unknown = source;
+    if (src instanceof Promise) src = await src;
+    if (src === null || typeof src !== 'object' || !(Symbol.asyncIterator in src || Symbol.iterator in src)) {
+      throw new TypeError(`the streaming handler for ${this.method} did not return an iterable`);
+    }
+    for await (const message of src as AsyncIterable<unknown>) {
+      if (this.#state === STATE_DONE) break;
+      const wait = this.write(message);
+      if (wait !== undefined) await wait;
+    }
+    this.succeed();
+  }
+
+  #startStreaming(): void {
+    this.#state = STATE_STREAMING;
+    this.#outbox = new Outbox(this.#config.highWater, () =>
+      this.cancel(new GrpcError(Status.CANCELLED, 'the client stopped reading the response')),
+    );
+    const response: ServerResponse = {
+      status: 200,
+      headers: this.#headerRecord(),
+      body: this.#outbox,
+      trailers: () => this.#statusRecord(),
+    };
+    this.#resolve(response);
+  }
+
+  // ---- ending ------------------------------------------------------------
+
+  #finish(code: Status, message: string, details: Uint8Array | undefined, metadata: Metadata | undefined): void {
+    const state = this.#state;
+    this.#state = STATE_DONE;
+    this.#code = code;
+    this.#message = message;
+    this.#details = details;
+    this.#errorMetadata = metadata;
+    if (state === STATE_PENDING) {
+      // Trailers-Only: one header block carrying the status.
+      const headers: HeaderRecord = { 'content-type': 'application/grpc' };
+      this.#responseMetadata?.writeTo(headers);
+      this.#writeStatus(headers);
+      this.#resolve({ status: 200, headers });
+    } else {
+      this.#outbox!.close();
+    }
+    this.#ended();
+  }
+
+  #ended(): void {
+    this.request.signal.removeEventListener('abort', this.#onAbort);
+    if (this.#clearTimer !== undefined) {
+      this.#clearTimer();
+      this.#clearTimer = undefined;
+    }
+    this.#settleOutcome?.(this.#makeOutcome());
+    this.#config.onEnd(this);
+  }
+
+  #makeOutcome(): CallOutcome {
+    return this.#thrown === undefined
+      ? { code: this.#code, message: this.#message }
+      : { code: this.#code, message: this.#message, error: this.#thrown };
+  }
+
+  #headerRecord(): HeaderRecord {
+    const headers: HeaderRecord = {
+      'content-type': 'application/grpc',
+      'grpc-accept-encoding': this.#config.acceptHeader,
+    };
+    if (this.#responseEncoding !== 'identity') headers['grpc-encoding'] = this.#responseEncoding;
+    this.#responseMetadata?.writeTo(headers);
+    return headers;
+  }
+
+  #statusRecord(): HeaderRecord {
+    const out: HeaderRecord = {};
+    this.#writeStatus(out);
+    return out;
+  }
+
+  #writeStatus(out: HeaderRecord): void {
+    this.#trailers?.writeTo(out);
+    this.#errorMetadata?.writeTo(out);
+    out['grpc-status'] = String(this.#code);
+    if (this.#message) out['grpc-message'] = encodeGrpcMessage(this.#message);
+    if (this.#details !== undefined) out['grpc-status-details-bin'] = encodeBinaryValue(this.#details);
+  }
+}

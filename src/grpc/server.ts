@@ -1,0 +1,376 @@
+/**
+ * The gRPC server: a transport Handler that routes POST /pkg.Service/Method to
+ * registered methods and runs each call to a status.
+ */
+import type protobuf from 'protobufjs';
+import type { Handler, HandlerResult, Logger, RequestQueue, ServerRequest } from '../transport/types.js';
+import { Call, type CallConfig, type HeaderRecord } from './call.js';
+import { ENCODINGS, isEncoding, parseEncodingList, type Encoding } from './compression.js';
+import { GrpcError } from './error.js';
+import { encodeGrpcMessage } from './message-encoding.js';
+import { metadataFromHeaders, type Metadata } from './metadata.js';
+import { methodsFromService } from './protobuf-service.js';
+import { Status } from './status.js';
+import { parseTimeout, setLongTimeout } from './timeout.js';
+import type {
+  CallOutcome,
+  CloseServerOptions,
+  GrpcServerOptions,
+  Interceptor,
+  MethodDefinition,
+  ServiceImplementation,
+  ServiceInfo,
+} from './types.js';
+
+const KIND_UNARY = 0;
+const KIND_SERVER_STREAM = 1;
+const KIND_CLIENT_STREAM = 2;
+const KIND_BIDI = 3;
+
+interface Route {
+  readonly def: MethodDefinition;
+  readonly kind: number;
+  readonly service: string;
+  readonly name: string;
+}
+
+interface ServiceEntry {
+  readonly methods: string[];
+  fileDescriptorProtos: readonly Uint8Array[];
+}
+
+/** A grpc-js ServiceDefinition: method entries carrying path, stream flags and (de)serializers. */
+export interface GrpcJsServiceDefinitionLike {
+  readonly [method: string]: {
+    readonly path: string;
+    readonly requestStream: boolean;
+    readonly responseStream: boolean;
+    readonly requestDeserialize: (bytes: Buffer) => unknown;
+    readonly responseSerialize: (value: never) => Buffer;
+  };
+}
+
+/** Turns a grpc-js service definition and implementation into method definitions (installed by the compat module). */
+export type GrpcJsServiceAdapter = (definition: GrpcJsServiceDefinitionLike, implementation: object) => MethodDefinition[];
+
+let grpcJsAdapter: GrpcJsServiceAdapter | undefined;
+
+/** @internal Installed by the grpc-js compatibility module. */
+export function setGrpcJsServiceAdapter(adapter: GrpcJsServiceAdapter): void {
+  grpcJsAdapter = adapter;
+}
+
+function isGrpcJsDefinition(value: unknown): value is GrpcJsServiceDefinitionLike {
+  if (value === null || typeof value !== 'object') return false;
+  const entries = Object.values(value as Record<string, unknown>);
+  if (entries.length === 0) return false;
+  return entries.every(
+    (e) =>
+      e !== null &&
+      typeof e === 'object' &&
+      typeof (e as { path?: unknown }).path === 'string' &&
+      typeof (e as { requestDeserialize?: unknown }).requestDeserialize === 'function' &&
+      typeof (e as { responseSerialize?: unknown }).responseSerialize === 'function',
+  );
+}
+
+const PATH = /^\/([^/]+)\/([^/]+)$/;
+const consoleLogger: Logger = {
+  warn: (m, d) => (d === undefined ? console.warn(m) : console.warn(m, d)),
+  error: (m, d) => (d === undefined ? console.error(m) : console.error(m, d)),
+};
+
+const NO_TRAILERS_MESSAGE =
+  'native gRPC needs HTTP trailers, which this transport cannot send here (Http.sys before Windows Server 2022, ' +
+  'or HTTP/1.1 through Http.sys); use gRPC-Web (content-type application/grpc-web) instead';
+
+function trailersOnly(code: Status, message: string, extra?: HeaderRecord): HandlerResult {
+  const headers: HeaderRecord = { 'content-type': 'application/grpc', ...extra, 'grpc-status': String(code) };
+  if (message) headers['grpc-message'] = encodeGrpcMessage(message);
+  return { status: 200, headers };
+}
+
+export class GrpcServer {
+  readonly #routes = new Map<string, Route>();
+  readonly #services = new Map<string, ServiceEntry>();
+  readonly #interceptors: readonly Interceptor[];
+  readonly #config: CallConfig;
+  readonly #accept: ReadonlySet<Encoding>;
+  readonly #sendEncoding: Encoding;
+  readonly #maxMetadata: number;
+  readonly #passUnknown: boolean;
+  readonly #logger: Logger;
+  readonly #active = new Set<Call>();
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+  #warnedNoTrailers = false;
+
+  constructor(options: GrpcServerOptions = {}) {
+    const maxReceive = options.maxReceiveMessageLength ?? 4 * 1024 * 1024;
+    this.#logger = options.logger ?? consoleLogger;
+    const accept = new Set<Encoding>(['identity', ...(options.compression?.accept ?? ['gzip', 'deflate'])]);
+    this.#accept = accept;
+    this.#sendEncoding = options.compression?.send ?? 'identity';
+    this.#maxMetadata = options.maxMetadataSize ?? 8 * 1024;
+    this.#passUnknown = options.passUnknownMethods ?? false;
+    this.#interceptors = options.interceptors ?? [];
+    this.#config = {
+      maxReceive,
+      maxSend: options.maxSendMessageLength ?? 2 ** 31 - 1,
+      maxDecompressed: options.maxDecompressedLength ?? maxReceive,
+      acceptHeader: ENCODINGS.filter((e) => accept.has(e)).join(','),
+      minCompressBytes: options.compression?.minBytes ?? 0,
+      logger: this.#logger,
+      highWater: 64 * 1024,
+      onEnd: (call) => this.#onEnd(call),
+    };
+  }
+
+  /**
+   * Add a service: a protobufjs Service with handlers keyed by method name, or a
+   * grpc-js ServiceDefinition (from @grpc/proto-loader) with grpc-js style handlers.
+   */
+  addService(service: protobuf.Service, implementation: ServiceImplementation): this;
+  addService(definition: GrpcJsServiceDefinitionLike, implementation: object): this;
+  addService(service: protobuf.Service | GrpcJsServiceDefinitionLike, implementation: object): this {
+    let defs: MethodDefinition[];
+    if (isGrpcJsDefinition(service)) {
+      if (grpcJsAdapter === undefined) {
+        throw new Error('grpc-js service definitions need the compatibility module: import it from the package entry');
+      }
+      defs = grpcJsAdapter(service, implementation);
+    } else {
+      defs = methodsFromService(service as protobuf.Service, implementation as ServiceImplementation);
+    }
+    for (const d of defs) this.#checkNew(d);
+    for (const d of defs) this.registerMethod(d);
+    return this;
+  }
+
+  /** Register one method (both service styles end up here). */
+  registerMethod(def: MethodDefinition): this {
+    this.#checkNew(def);
+    const m = PATH.exec(def.path)!;
+    const service = m[1]!;
+    const name = m[2]!;
+    const kind = (def.requestStream ? 2 : 0) | (def.responseStream ? 1 : 0);
+    this.#routes.set(def.path, { def: def as MethodDefinition, kind, service, name });
+    let entry = this.#services.get(service);
+    if (!entry) this.#services.set(service, (entry = { methods: [], fileDescriptorProtos: [] }));
+    entry.methods.push(name);
+    if (def.fileDescriptorProtos && entry.fileDescriptorProtos.length === 0) entry.fileDescriptorProtos = def.fileDescriptorProtos;
+    return this;
+  }
+
+  #checkNew(def: MethodDefinition): void {
+    if (!PATH.test(def.path)) throw new TypeError(`invalid method path ${JSON.stringify(def.path)}: expected "/package.Service/Method"`);
+    if (typeof def.handler !== 'function') throw new TypeError(`no handler function for ${def.path}`);
+    if (this.#routes.has(def.path)) throw new Error(`method ${def.path} is already registered`);
+  }
+
+  /** The registered services, their methods and descriptors. */
+  services(): ServiceInfo[] {
+    return [...this.#services].map(([name, e]) => ({ name, methods: e.methods.slice(), fileDescriptorProtos: e.fileDescriptorProtos }));
+  }
+
+  /** Serve this server's methods on a request queue. */
+  listen(queue: RequestQueue): this {
+    queue.serve(this.handler);
+    return this;
+  }
+
+  /**
+   * Stop taking calls: new ones get UNAVAILABLE, running ones may finish for
+   * `graceful` milliseconds, then are cancelled. Resolves when none is left.
+   * (The queue itself stays open; close it separately.)
+   */
+  close(options: CloseServerOptions = {}): Promise<void> {
+    if (this.#closed) return this.#closed;
+    this.#closing = true;
+    const graceful = options.graceful ?? 5000;
+    this.#closed = new Promise<void>((resolve) => {
+      if (this.#active.size === 0) return resolve();
+      let clear: (() => void) | undefined;
+      this.#drained = () => {
+        clear?.();
+        resolve();
+      };
+      const cancelAll = (): void => {
+        const reason = new GrpcError(Status.UNAVAILABLE, 'the server is shutting down');
+        for (const call of [...this.#active]) call.cancel(reason);
+      };
+      if (graceful <= 0) cancelAll();
+      else if (Number.isFinite(graceful)) clear = setLongTimeout(cancelAll, graceful);
+    });
+    return this.#closed;
+  }
+
+  #onEnd(call: Call): void {
+    this.#active.delete(call);
+    if (this.#closing && this.#active.size === 0) this.#drained?.();
+  }
+
+  /** The transport handler. Requests that are not native gRPC give `undefined` (for the queue's next handler). */
+  readonly handler: Handler = (request) => {
+    const ct = request.headers['content-type'];
+    const route = this.#routes.get(request.path);
+    if (ct === undefined || !ct.startsWith('application/grpc')) {
+      if (route === undefined || request.method !== 'POST') return undefined;
+      return {
+        status: 415,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        body: `${request.path} is a gRPC method: send content-type application/grpc\n`,
+      };
+    }
+    if (ct.length > 16) {
+      const c = ct.charCodeAt(16);
+      if (c !== 0x2b /* + */ && c !== 0x3b /* ; */) return undefined; // application/grpc-web and others
+      if (c === 0x2b && !/^\+proto\s*(;|$)/.test(ct.slice(16))) {
+        return trailersOnly(Status.UNIMPLEMENTED, `message codec ${ct.slice(17).split(';')[0]} is not supported; use application/grpc+proto`);
+      }
+    }
+    if (request.method !== 'POST') {
+      return trailersOnly(Status.UNIMPLEMENTED, `gRPC calls use POST, not ${request.method}`);
+    }
+    if (route === undefined) {
+      if (this.#passUnknown) return undefined;
+      const m = PATH.exec(request.path);
+      const known = m !== null && this.#services.has(m[1]!);
+      return trailersOnly(
+        Status.UNIMPLEMENTED,
+        known ? `unknown method ${m![2]} in service ${m![1]}` : m ? `unknown service ${m[1]}` : `unknown path ${request.path}`,
+      );
+    }
+    if (this.#closing) return trailersOnly(Status.UNAVAILABLE, 'the server is shutting down');
+    if (!request.capabilities.trailers) {
+      if (!this.#warnedNoTrailers) {
+        this.#warnedNoTrailers = true;
+        this.#logger.warn(`gRPC: ${NO_TRAILERS_MESSAGE} (first refused call: ${request.path})`);
+      }
+      return trailersOnly(Status.UNIMPLEMENTED, NO_TRAILERS_MESSAGE);
+    }
+    return this.#start(request, route);
+  };
+
+  #start(request: ServerRequest, route: Route): HandlerResult | Promise<HandlerResult> {
+    const headers = request.headers;
+    let metadata: Metadata;
+    let timeoutMs = -1;
+    let encoding: Encoding = 'identity';
+    try {
+      const enc = headers['grpc-encoding'];
+      if (enc !== undefined && enc !== 'identity') {
+        const e = enc.trim().toLowerCase();
+        if (!isEncoding(e) || !this.#accept.has(e)) {
+          return trailersOnly(
+            Status.UNIMPLEMENTED,
+            `grpc-encoding ${JSON.stringify(enc)} is not supported (supported: ${this.#config.acceptHeader})`,
+            { 'grpc-accept-encoding': this.#config.acceptHeader },
+          );
+        }
+        encoding = e;
+      }
+      const timeout = headers['grpc-timeout'];
+      if (timeout !== undefined) timeoutMs = parseTimeout(timeout);
+      metadata = metadataFromHeaders(request.rawHeaders, { maxSize: this.#maxMetadata });
+    } catch (e) {
+      const err = e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, 'malformed request headers');
+      return trailersOnly(err.code, err.message);
+    }
+    const acceptHeader = headers['grpc-accept-encoding'];
+    const call = new Call(
+      this.#config,
+      route.def,
+      route.service,
+      route.name,
+      request,
+      metadata,
+      encoding,
+      acceptHeader === undefined ? [] : parseEncodingList(acceptHeader),
+      this.#sendEncoding,
+      timeoutMs >= 0 ? new Date(Date.now() + timeoutMs) : undefined,
+    );
+    this.#active.add(call);
+    if (timeoutMs >= 0) {
+      call.setTimer(setLongTimeout(() => call.cancel(new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline exceeded')), timeoutMs));
+    }
+    if (this.#interceptors.length === 0) run(call, route);
+    else this.#intercept(call, route);
+    return call.response;
+  }
+
+  #intercept(call: Call, route: Route): void {
+    const chain = this.#interceptors;
+    let started = false;
+    const step = (i: number): Promise<CallOutcome> => {
+      if (i === chain.length) {
+        if (!started) {
+          started = true;
+          if (!call.done) run(call, route);
+        }
+        return call.outcome;
+      }
+      return Promise.resolve(chain[i]!(call, () => step(i + 1))).then(() => call.outcome);
+    };
+    void call.outcome; // outcome tracking must exist before the call can end
+    Promise.resolve()
+      .then(() => chain[0]!(call, () => step(1)))
+      .then(
+        () => {
+          if (!started && !call.done) {
+            call.fail(new GrpcError(Status.INTERNAL, 'an interceptor returned without calling next()'));
+          }
+        },
+        (e: unknown) => {
+          if (!call.done) call.fail(e);
+          else if (!(e instanceof GrpcError)) this.#logger.error(`gRPC interceptor failed after ${call.method} ended`, e);
+        },
+      );
+  }
+}
+
+function run(call: Call, route: Route): void {
+  const handler = route.def.handler as (a: unknown, ctx: Call) => unknown;
+  let p: Promise<void>;
+  switch (route.kind) {
+    case KIND_UNARY:
+      p = unary(call, handler);
+      break;
+    case KIND_SERVER_STREAM:
+      p = serverStream(call, handler);
+      break;
+    case KIND_CLIENT_STREAM:
+      p = clientStream(call, handler);
+      break;
+    case KIND_BIDI:
+    default:
+      p = bidi(call, handler);
+  }
+  p.catch((e: unknown) => call.fail(e));
+}
+
+async function unary(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
+  const request = await call.readOne();
+  if (call.done) return;
+  let response = handler(request, call);
+  if (response instanceof Promise) response = await response;
+  if (!call.done) await call.sendUnary(response);
+}
+
+async function serverStream(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
+  const request = await call.readOne();
+  if (call.done) return;
+  await call.pipe(handler(request, call) as AsyncIterable<unknown>);
+}
+
+async function clientStream(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
+  let response = handler(call.readMany(), call);
+  if (response instanceof Promise) response = await response;
+  if (!call.done) await call.sendUnary(response);
+}
+
+async function bidi(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
+  await call.pipe(handler(call.readMany(), call) as AsyncIterable<unknown>);
+}
+
