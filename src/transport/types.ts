@@ -204,6 +204,14 @@ export interface CloseOptions {
   readonly graceful?: number;
 }
 
+/** A snapshot of a queue's load (used by tests and health checks). */
+export interface QueueStats {
+  /** Exchanges received and not yet finished or aborted. */
+  readonly inFlight: number;
+  /** Open client connections on the listeners this queue uses, where the backend can count them. */
+  readonly connections?: number;
+}
+
 export interface RequestQueue {
   readonly backend: BackendName;
   /** The prefixes being served (on the portable backend a port 0 is replaced by the bound port). */
@@ -215,6 +223,7 @@ export interface RequestQueue {
   removeUrl(url: string): Promise<void>;
   /** Stop taking requests, let in-flight ones finish until the deadline, then abort them. Resolves when all is released. */
   close(options?: CloseOptions): Promise<void>;
+  stats(): QueueStats;
 }
 
 // ---------------------------------------------------------------------------
@@ -222,8 +231,12 @@ export interface RequestQueue {
 
 /** Writes one response. Every method is called at most in the order below; the runner guarantees it. */
 export interface ResponseSink {
-  /** Send status and headers. `end` true means there is no body and no trailers. */
-  head(status: number, reason: string | undefined, headers: RawHeaders, end: boolean): Promise<void> | void;
+  /**
+   * Send status and headers. `end` true means there is no body and no trailers.
+   * `trailers` true means `end` will be called with trailers (backends that must
+   * know up front, such as HTTP/2 `waitForTrailers` or Http.sys MORE_DATA, use it).
+   */
+  head(status: number, reason: string | undefined, headers: RawHeaders, end: boolean, trailers?: boolean): Promise<void> | void;
   /** Send a body chunk. The promise resolves when the next chunk may be sent (backpressure). */
   write(chunk: Uint8Array): Promise<void> | void;
   /** Finish the body, with trailers where given (only called with trailers when capabilities.trailers). */
@@ -253,6 +266,8 @@ export interface BackendQueue {
   stopAccepting(): Promise<void>;
   /** Release everything. Called after in-flight exchanges are done or aborted. */
   destroy(): Promise<void>;
+  /** Open client connections, where the backend can count them. */
+  connectionCount?(): number;
 }
 
 export interface BackendOpenOptions extends RequestQueueOptions {

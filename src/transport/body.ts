@@ -1,0 +1,116 @@
+/** Request and response body helpers shared by both backends. */
+import { RequestBodyTooLargeError } from './errors.js';
+import type { BodySource, ServerRequest } from './types.js';
+
+const encoder = new TextEncoder();
+
+/** A response body as an async iterator of byte chunks, pulled one at a time. */
+export function bodyIterator(source: BodySource): AsyncIterator<Uint8Array> | undefined {
+  if (source === undefined || source === null) return undefined;
+  if (typeof source === 'string') return singleChunk(encoder.encode(source));
+  if (source instanceof Uint8Array) return singleChunk(source);
+  if (typeof (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
+    return checkedChunks((source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]());
+  }
+  if (typeof (source as Iterable<Uint8Array>)[Symbol.iterator] === 'function') {
+    const it = (source as Iterable<Uint8Array>)[Symbol.iterator]();
+    return checkedChunks({
+      next: async () => it.next(),
+      return: async () => (it.return ? it.return() : { done: true, value: undefined }),
+    });
+  }
+  throw new TypeError('a response body must be bytes, a string, an iterable or an async iterable of Uint8Array');
+}
+
+/** Bytes known up front (so a Content-Length can be sent), or undefined for streamed bodies. */
+export function fixedBodyLength(source: BodySource): number | undefined {
+  if (source === undefined || source === null) return 0;
+  if (typeof source === 'string') return Buffer.byteLength(source);
+  if (source instanceof Uint8Array) return source.byteLength;
+  return undefined;
+}
+
+function singleChunk(chunk: Uint8Array): AsyncIterator<Uint8Array> {
+  let done = chunk.byteLength === 0;
+  return {
+    next: async () => {
+      if (done) return { done: true, value: undefined };
+      done = true;
+      return { done: false, value: chunk };
+    },
+    return: async () => {
+      done = true;
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+function checkedChunks(it: AsyncIterator<unknown>): AsyncIterator<Uint8Array> {
+  return {
+    next: async () => {
+      const r = await it.next();
+      if (r.done) return { done: true, value: undefined };
+      const v = r.value;
+      if (v instanceof Uint8Array) return { done: false, value: v };
+      if (typeof v === 'string') return { done: false, value: encoder.encode(v) };
+      throw new TypeError('a response body chunk must be a Uint8Array or a string');
+    },
+    return: async () => {
+      if (it.return) await it.return();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/**
+ * Wrap a request body so reading past `limit` bytes throws RequestBodyTooLargeError
+ * (the queue answers 413 when that error escapes a handler).
+ */
+export function limitBody(body: AsyncIterable<Uint8Array>, limit: number): AsyncIterable<Uint8Array> {
+  if (!Number.isFinite(limit)) return body;
+  return {
+    [Symbol.asyncIterator]() {
+      const it = body[Symbol.asyncIterator]();
+      let seen = 0;
+      return {
+        async next() {
+          const r = await it.next();
+          if (!r.done) {
+            seen += r.value.byteLength;
+            if (seen > limit) {
+              if (it.return) await it.return().catch(() => undefined);
+              throw new RequestBodyTooLargeError(limit);
+            }
+          }
+          return r;
+        },
+        async return() {
+          if (it.return) await it.return();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Read a whole request body into memory. Throws RequestBodyTooLargeError past
+ * `limit` bytes (default: no limit beyond the queue's own).
+ */
+export async function readBody(request: Pick<ServerRequest, 'body'>, limit = Infinity): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of request.body) {
+    total += chunk.byteLength;
+    if (total > limit) throw new RequestBodyTooLargeError(limit);
+    chunks.push(chunk);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+/** Header helpers shared by both backends: normalisation and validation of outgoing fields. */
+import type { IncomingHeaders, OutgoingHeaders, RawHeaders } from './types.js';
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+// Field values: visible ASCII, obs-text, space and tab; no CR, LF or NUL.
+const FIELD_VALUE = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
+
+/**
+ * Turn a record or ordered pairs into ordered lower-case pairs, checking every
+ * name and value. Throws TypeError naming the bad field.
+ */
+export function normaliseOutgoingHeaders(headers: OutgoingHeaders | undefined): [string, string][] {
+  const out: [string, string][] = [];
+  if (headers === undefined || headers === null) return out;
+  const push = (name: string, value: unknown): void => {
+    const lower = String(name).toLowerCase();
+    if (!TOKEN.test(lower)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new TypeError(`header ${lower} has a value that is not a string or number`);
+    }
+    const v = String(value).trim();
+    if (!FIELD_VALUE.test(v)) throw new TypeError(`header ${lower} has a value with forbidden characters`);
+    out.push([lower, v]);
+  };
+  if (Array.isArray(headers)) {
+    for (const pair of headers as RawHeaders) {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError('header pairs must be [name, value]');
+      push(pair[0], pair[1]);
+    }
+  } else {
+    for (const [name, value] of Object.entries(headers as Readonly<Record<string, string | number | readonly string[]>>)) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value as readonly string[]) push(name, v);
+      else push(name, value);
+    }
+  }
+  return out;
+}
+
+/** Join repeated request fields the way the contract describes: ", " in general, "; " for cookie. */
+export function joinIncomingHeaders(raw: RawHeaders): IncomingHeaders {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of raw) {
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else out[name] = prev + (name === 'cookie' ? '; ' : ', ') + value;
+  }
+  return out;
+}
+
+/** Fields that describe one HTTP/1.x connection and must not appear on HTTP/2 (RFC 9113 section 8.2.2). */
+export const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/** Find the first value of a field in ordered pairs. */
+export function headerValue(headers: RawHeaders, name: string): string | undefined {
+  for (const [n, v] of headers) if (n === name) return v;
+  return undefined;
+}
