@@ -1,0 +1,137 @@
+/** Formats the benchmark results: absolute numbers, ratios against the peers, and the targets. */
+import type { Machine } from './machine.js';
+import type { FrameSummary } from './profile.js';
+import type { ServerKind } from './servers/types.js';
+
+export interface ServerResult {
+  kind: ServerKind;
+  unaryRps?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  streamMps?: number;
+  pingPongRtps?: number;
+  rssIdleKiB?: number;
+  rssHeldKiB?: number;
+  problems: string[];
+  error?: string;
+  profile?: { file: string; totalMs: number; frames: FrameSummary[]; areas: { area: string; percent: number }[] };
+}
+
+export interface ReportSettings {
+  readonly duration: number;
+  readonly streamDuration: number;
+  readonly warmup: number;
+  readonly connections: number;
+  readonly streams: number;
+  readonly streamCalls: number;
+  readonly streamSize: number;
+  readonly hold: number;
+}
+
+function num(value: number | undefined, digits = 0): string {
+  return value === undefined || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits);
+}
+
+function mib(kib: number | undefined): string {
+  return kib === undefined ? 'n/a' : (kib / 1024).toFixed(1);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n') + '\n';
+}
+
+type Metric = 'unaryRps' | 'p50Ms' | 'p99Ms' | 'streamMps' | 'pingPongRtps' | 'rssHeldKiB';
+
+function ratio(results: ServerResult[], metric: Metric, peer: ServerKind): number | undefined {
+  const ours = results.find((r) => r.kind === 'ours')?.[metric];
+  const theirs = results.find((r) => r.kind === peer)?.[metric];
+  if (ours === undefined || theirs === undefined || theirs === 0) return undefined;
+  return ours / theirs;
+}
+
+function times(value: number | undefined): string {
+  return value === undefined ? 'n/a' : `${value.toFixed(2)}x`;
+}
+
+interface Target {
+  readonly label: string;
+  readonly metric: Metric;
+  readonly peer: ServerKind;
+  readonly bound: number;
+  readonly atMost?: boolean;
+}
+
+export const TARGETS: readonly Target[] = [
+  { label: 'unary req/s >= 1.5x grpc-js', metric: 'unaryRps', peer: 'grpc-js', bound: 1.5 },
+  { label: 'unary req/s >= 0.7x bare', metric: 'unaryRps', peer: 'bare', bound: 0.7 },
+  { label: 'streaming msg/s >= 1.5x grpc-js', metric: 'streamMps', peer: 'grpc-js', bound: 1.5 },
+  { label: 'RSS at open streams <= grpc-js', metric: 'rssHeldKiB', peer: 'grpc-js', bound: 1.0, atMost: true },
+];
+
+export function formatReport(results: ServerResult[], machine: Machine, s: ReportSettings, seconds: number): string {
+  let out = '\n';
+  out += `Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, Node ${machine.node}, ${machine.os}, ${machine.h2load}\n`;
+  out +=
+    `Load: unary ${s.duration} s by h2load (${s.connections} connections x ${s.streams} streams, ${s.warmup} s warm-up); ` +
+    `server streaming ${s.streamCalls} call(s) x ${s.streamSize}-byte messages, ping-pong 1 stream, ${s.streamDuration} s each; ` +
+    `RSS with ${s.hold} open bidi streams. Total ${seconds.toFixed(0)} s.\n\n`;
+
+  out += table(
+    ['server', 'unary req/s', 'p50 ms', 'p99 ms', 'stream msg/s', 'ping-pong rt/s', 'RSS idle MiB', `RSS ${s.hold} streams MiB`],
+    results.map((r) => [
+      r.kind,
+      num(r.unaryRps),
+      num(r.p50Ms, 2),
+      num(r.p99Ms, 2),
+      num(r.streamMps),
+      num(r.pingPongRtps),
+      mib(r.rssIdleKiB),
+      mib(r.rssHeldKiB),
+    ]),
+  );
+  out += '\n';
+  const metrics: [string, Metric][] = [
+    ['unary req/s', 'unaryRps'],
+    ['unary p50 (lower is better)', 'p50Ms'],
+    ['unary p99 (lower is better)', 'p99Ms'],
+    ['stream msg/s', 'streamMps'],
+    ['ping-pong rt/s', 'pingPongRtps'],
+    [`RSS at ${s.hold} streams (lower is better)`, 'rssHeldKiB'],
+  ];
+  out += table(
+    ['metric', 'ours/grpc-js', 'ours/connect', 'ours/bare'],
+    metrics.map(([label, m]) => [label, times(ratio(results, m, 'grpc-js')), times(ratio(results, m, 'connect')), times(ratio(results, m, 'bare'))]),
+  );
+  out += '\n';
+  out += table(
+    ['target', 'measured', 'holds'],
+    TARGETS.map((t) => {
+      const r = ratio(results, t.metric, t.peer);
+      const holds = r === undefined ? 'not measured' : (t.atMost ? r <= t.bound : r >= t.bound) ? 'yes' : 'NO';
+      return [t.label, times(r), holds];
+    }),
+  );
+  const trouble = results.filter((r) => r.error || r.problems.length > 0);
+  if (trouble.length > 0) {
+    out += '\nProblems:\n';
+    for (const r of trouble) {
+      if (r.error) out += `  ${r.kind}: ${r.error}\n`;
+      for (const p of r.problems) out += `  ${r.kind}: ${p}\n`;
+    }
+  } else {
+    out += '\nEvery server answered every checked call with grpc-status 0 before and after the load; h2load saw only 2xx.\n';
+  }
+  for (const r of results) {
+    if (!r.profile) continue;
+    out += `\nCPU profile of ${r.kind} during the load (${r.profile.file}), ${r.profile.totalMs.toFixed(0)} ms sampled:\n`;
+    out += 'By area:\n';
+    for (const a of r.profile.areas.slice(0, 12)) out += `  ${a.percent.toFixed(1).padStart(5)}%  ${a.area}\n`;
+    out += 'Top functions by self time:\n';
+    for (const f of r.profile.frames) out += `  ${f.selfPercent.toFixed(1).padStart(5)}%  ${f.name}  ${f.location}\n`;
+  }
+  return out;
+}

@@ -1,0 +1,223 @@
+/**
+ * npm run bench [-- options]
+ *
+ * Runs the Bench service on four servers, each in its own process on a
+ * loopback port, one after the other on this machine, and prints absolute
+ * numbers and ratios against the peers measured in the same run:
+ *   ours     this package's GrpcServer on the portable backend
+ *   grpc-js  an @grpc/grpc-js server
+ *   connect  @connectrpc/connect-node on node:http2
+ *   bare     a node:http2 responder sending fixed bytes (the ceiling)
+ */
+import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { spawnServer, type ServerProcess } from './child.js';
+import { checkServer } from './clients/check.js';
+import { holdStreams, pingPongRate, serverStreamRate } from './clients/raw.js';
+import { ensureH2load, runH2load } from './h2load.js';
+import { describeMachine } from './machine.js';
+import { summariseByArea, summariseProfile } from './profile.js';
+import { formatReport, type ServerResult } from './report.js';
+import { PATHS, SMALL_BODY_BYTES, bodyOf, encodePayload, frame } from './schema.js';
+import { SERVER_KINDS, type ServerKind } from './servers/types.js';
+
+const HELP = `usage: npm run bench -- [options]
+  --quick                 short smoke run (about 30 s)
+  --duration <s>          measured seconds of unary load (default 10)
+  --stream-duration <s>   measured seconds of streaming and ping-pong (default 5)
+  --warmup <s>            warm-up seconds before each measurement (default 2)
+  --connections <n>       h2load connections (default 10)
+  --streams <n>           h2load concurrent streams per connection (default 10)
+  --stream-calls <n>      concurrent ServerStream calls (default 1)
+  --stream-size <bytes>   payload bytes per streamed message (default ${SMALL_BODY_BYTES})
+  --hold <n>              concurrent open streams for the memory measurement (default 1000)
+  --servers <list>        comma-separated subset of ${SERVER_KINDS.join(',')}
+  --profile <server>      write a CPU profile of that server's load phase and summarise it
+  --json <file>           also write the results as JSON
+`;
+
+interface Settings {
+  quick: boolean;
+  duration: number;
+  streamDuration: number;
+  warmup: number;
+  connections: number;
+  streams: number;
+  streamCalls: number;
+  streamSize: number;
+  hold: number;
+  servers: ServerKind[];
+  profile: ServerKind | undefined;
+  json: string | undefined;
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number, got "${value}"`);
+  return n;
+}
+
+function settingsFrom(argv: string[]): Settings | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      'stream-duration': { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      streams: { type: 'string' },
+      'stream-calls': { type: 'string' },
+      'stream-size': { type: 'string' },
+      hold: { type: 'string' },
+      servers: { type: 'string' },
+      profile: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const quick = values.quick ?? false;
+  const servers = (values.servers ?? SERVER_KINDS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) as ServerKind[];
+  for (const s of servers) if (!SERVER_KINDS.includes(s)) throw new Error(`unknown server "${s}"`);
+  const profile = values.profile as ServerKind | undefined;
+  if (profile !== undefined && !SERVER_KINDS.includes(profile)) throw new Error(`unknown server "${profile}"`);
+  return {
+    quick,
+    duration: positive('duration', values.duration, quick ? 2 : 10),
+    streamDuration: positive('stream-duration', values['stream-duration'], quick ? 1 : 5),
+    warmup: positive('warmup', values.warmup, quick ? 0.5 : 2),
+    connections: Math.round(positive('connections', values.connections, quick ? 4 : 10)),
+    streams: Math.round(positive('streams', values.streams, 10)),
+    streamCalls: Math.round(positive('stream-calls', values['stream-calls'], 1)),
+    streamSize: Math.round(positive('stream-size', values['stream-size'], SMALL_BODY_BYTES)),
+    hold: Math.round(positive('hold', values.hold, quick ? 200 : 1000)),
+    servers,
+    profile,
+    json: values.json,
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+async function check(server: ServerProcess, when: string, problems: string[]): Promise<void> {
+  const result = await checkServer(server.port);
+  if (!result.ok) problems.push(...result.problems.map((p) => `${when}: ${p}`));
+  log(`  ${server.kind}: ${result.calls} checked calls ${when}: ${result.ok ? 'grpc-status OK' : result.problems.join('; ')}`);
+}
+
+async function measureMemory(kind: ServerKind, s: Settings, result: ServerResult): Promise<void> {
+  const server = await spawnServer(kind);
+  try {
+    await check(server, 'before holding streams', result.problems);
+    await server.gc();
+    await sleep(200);
+    result.rssIdleKiB = server.rssKiB();
+    const held = await holdStreams(server.port, { count: s.hold, perConnection: 100, timeoutMs: 30000 });
+    await sleep(500);
+    await server.gc();
+    await sleep(200);
+    result.rssHeldKiB = server.rssKiB();
+    const released = await held.release();
+    if (released.failed > 0) result.problems.push(`${released.failed} of ${held.count} held streams did not end with grpc-status 0`);
+    log(`  ${kind}: RSS idle ${(result.rssIdleKiB / 1024).toFixed(1)} MiB, with ${held.count} open streams ${(result.rssHeldKiB / 1024).toFixed(1)} MiB`);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function measureThroughput(kind: ServerKind, s: Settings, dir: string, bodyFile: string, result: ServerResult): Promise<void> {
+  const profileDir = s.profile === kind ? join(dir, `profile-${kind}`) : undefined;
+  const server = await spawnServer(kind, profileDir ? { cpuProfileDir: profileDir } : {});
+  try {
+    await check(server, 'before load', result.problems);
+    const common = {
+      port: server.port,
+      path: PATHS.unary,
+      bodyFile,
+      connections: s.connections,
+      streamsPerConnection: s.streams,
+    };
+    await runH2load({ ...common, seconds: s.warmup });
+    const unary = await runH2load({ ...common, seconds: s.duration, logFile: join(dir, `h2load-${kind}.log`) });
+    result.unaryRps = unary.requestsPerSecond;
+    result.p50Ms = unary.p50;
+    result.p99Ms = unary.p99;
+    const non2xx = unary.statusClasses['3xx']! + unary.statusClasses['4xx']! + unary.statusClasses['5xx']!;
+    if (unary.failed > 0 || unary.errored > 0 || non2xx > 0) {
+      result.problems.push(`h2load: ${unary.failed} failed, ${unary.errored} errored, ${non2xx} non-2xx responses`);
+    }
+    log(`  ${kind}: unary ${unary.requestsPerSecond.toFixed(0)} req/s, p50 ${unary.p50.toFixed(2)} ms, p99 ${unary.p99.toFixed(2)} ms (${unary.succeeded} succeeded)`);
+    await check(server, 'after unary load', result.problems);
+
+    const stream = await serverStreamRate(server.port, {
+      warmupSeconds: s.warmup,
+      seconds: s.streamDuration,
+      streams: s.streamCalls,
+      size: s.streamSize,
+    });
+    result.streamMps = stream.perSecond;
+    log(`  ${kind}: server streaming ${stream.perSecond.toFixed(0)} messages/s`);
+
+    const pingPong = await pingPongRate(server.port, { warmupSeconds: s.warmup, seconds: s.streamDuration });
+    result.pingPongRtps = pingPong.perSecond;
+    log(`  ${kind}: ping-pong ${pingPong.perSecond.toFixed(0)} round trips/s`);
+    await check(server, 'after all load', result.problems);
+  } finally {
+    await server.stop();
+  }
+  if (profileDir) {
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      result.profile = { file: join(profileDir, file), ...summariseProfile(join(profileDir, file)), areas: summariseByArea(join(profileDir, file)) };
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const s = settingsFrom(process.argv.slice(2));
+  if (!s) {
+    process.stdout.write(HELP);
+    return;
+  }
+  ensureH2load();
+  const dir = mkdtempSync(join(tmpdir(), 'httpsys-grpc-bench-'));
+  const bodyFile = join(dir, 'unary-request.bin');
+  writeFileSync(bodyFile, frame(encodePayload({ body: bodyOf(SMALL_BODY_BYTES) })));
+  const machine = describeMachine();
+  log(`bench: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.os}`);
+  const started = Date.now();
+  const results: ServerResult[] = [];
+  for (const kind of s.servers) {
+    log(`${kind}:`);
+    const result: ServerResult = { kind, problems: [] };
+    results.push(result);
+    try {
+      await measureMemory(kind, s, result);
+      await measureThroughput(kind, s, dir, bodyFile, result);
+    } catch (err) {
+      result.error = err instanceof Error ? err.message : String(err);
+      log(`  ${kind}: ${result.error}`);
+    }
+  }
+  const report = formatReport(results, machine, s, (Date.now() - started) / 1000);
+  process.stdout.write(report);
+  if (s.json) writeFileSync(s.json, JSON.stringify({ machine, settings: s, results }, null, 2));
+  if (!s.profile) rmSync(dir, { recursive: true, force: true });
+  else log(`profiles kept in ${dir}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
