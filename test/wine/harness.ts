@@ -1,0 +1,330 @@
+/**
+ * Harness for the Wine tier: Linux-side `node:test` files start the official
+ * Windows node.exe under Wine, hosting a script compiled into dist/, and then
+ * talk to it with real Linux clients (fetch, node:http, ...).
+ *
+ * Typical use in a test file:
+ *
+ * ```ts
+ * const host = await wineHost();                       // null-safe: see `unavailable`
+ * if ('unavailable' in host) { test('...', { skip: host.unavailable }, () => {}); }
+ * const port = await freePort();
+ * const proc = await startWineNode(host, {
+ *   script: 'dist/test/wine/fixtures/native-server.js',
+ *   env: { FIXTURE_CONFIG: JSON.stringify({ ... }) },
+ * });
+ * const ready = await proc.nextReport<{ capabilities: ... }>('ready');
+ * ... fetch(`http://127.0.0.1:${port}/a/`) ...
+ * await proc.stop();                                   // always, e.g. in after()
+ * ```
+ *
+ * Facts this harness takes care of:
+ * - node.exe's stdout and stderr must be regular files when Wine starts it (a
+ *   pipe makes it die with EBADF at the first write), so both go to one file in
+ *   a fresh temporary folder; `output()` and `waitFor()` read that file.
+ * - A script hosted in Wine reports structured data by printing one line
+ *   `@@report {json}` (see fixtures/report.ts); `nextReport(type)` returns them in order.
+ * - Linux paths are `Z:\...` inside Wine (`toWinePath`).
+ * - Each process runs in its own process group; `stop()` ends that group (and
+ *   only that group), and a process-exit hook kills whatever a crashed test left.
+ *   Wine's own system processes (services.exe, winedevice.exe holding http.sys)
+ *   run in their own sessions and belong to the shared wineserver, which exits
+ *   by itself a while after the last Wine process.
+ * - Nothing here asserts timing: timeouts only turn a hang into a failure
+ *   carrying the process output.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** Repository root (the harness is compiled to dist/test/wine/harness.js). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** What a Wine process needs, as prepared by scripts/wine/setup.mjs. */
+export interface WineHost {
+  /** The `wine` launcher on Linux. */
+  readonly wine: string;
+  /** Linux path of the official Windows node.exe. */
+  readonly nodeExe: string;
+  /** The Wine prefix (WINEPREFIX). */
+  readonly prefix: string;
+  /** Environment for Wine processes (WINEPREFIX, WINEDEBUG, ...). */
+  readonly env: Readonly<Record<string, string>>;
+  /** `wine --version` output, e.g. "wine-8.0 (Debian 8.0~repack-4)". */
+  readonly wineVersion: string;
+  /** Linux path of the cross-built addon, or null when it is not built. */
+  readonly addon: string | null;
+  /** Why the addon is missing, when it is. */
+  readonly addonProblem?: string | null;
+}
+
+/** Environment variable through which scripts/wine/run.mjs hands its prepared setup to test files. */
+export const WINE_HOST_ENV = 'HTTPSYS_GRPC_WINE_HOST';
+
+let hostPromise: Promise<WineHost | { unavailable: string }> | undefined;
+
+/**
+ * The prepared Wine host: taken from the runner's environment when the tier runs
+ * through scripts/wine/run.mjs, otherwise prepared here with scripts/wine/setup.mjs
+ * (so `node --test dist/test/wine/x.test.js` works on its own). Resolves to
+ * `{ unavailable }` with the reason when Wine, node.exe or the addon is missing.
+ */
+export function wineHost(): Promise<WineHost | { unavailable: string }> {
+  hostPromise ??= (async () => {
+    const given = process.env[WINE_HOST_ENV];
+    if (given) return JSON.parse(given) as WineHost;
+    const setupUrl = pathToFileURL(join(repoRoot, 'scripts', 'wine', 'setup.mjs')).href;
+    const { setupWine } = (await import(setupUrl)) as {
+      setupWine(o: { log: (l: string) => void; requireAddon: boolean }): Promise<WineHost | { unavailable: string }>;
+    };
+    const r = await setupWine({ log: (l) => process.stderr.write(`[wine setup] ${l}\n`), requireAddon: false });
+    if ('unavailable' in r) return r;
+    const { wine, nodeExe, prefix, env, wineVersion, addon, addonProblem } = r;
+    return { wine, nodeExe, prefix, env, wineVersion, addon, addonProblem };
+  })();
+  return hostPromise;
+}
+
+/** The same Linux path as a Windows program under Wine sees it (drive Z: maps `/`). */
+export function toWinePath(linuxPath: string): string {
+  return `Z:${resolve(linuxPath).replaceAll('/', '\\')}`;
+}
+
+/**
+ * A TCP port that was free a moment ago on this machine. Wine's http.sys listens
+ * on all addresses, so the port is probed on 0.0.0.0.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '0.0.0.0', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port ? resolvePort(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+/** How a Wine process ended. */
+export interface WineExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface StartOptions {
+  /** Script for node.exe: a Linux path, absolute or relative to the repository root (e.g. 'dist/test/wine/fixtures/native-server.js'). */
+  readonly script: string;
+  /** Arguments after the script, passed unchanged (convert Linux paths with toWinePath). */
+  readonly args?: readonly string[];
+  /** Options for node.exe itself, before the script (e.g. '--expose-gc'). */
+  readonly nodeOptions?: readonly string[];
+  /** Extra environment variables; Wine passes them through to the Windows process. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** A short label for messages and the output file name. */
+  readonly name?: string;
+}
+
+const REPORT_PREFIX = '@@report ';
+const live = new Set<WineProcess>();
+let exitHookInstalled = false;
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** A node.exe process under Wine whose output goes to a file. */
+export class WineProcess {
+  /** File holding the process's stdout and stderr. */
+  readonly outputFile: string;
+  /** Linux pid of the Wine process (also its process group id). */
+  readonly pid: number;
+  readonly name: string;
+  /** Resolves when the process has exited (never rejects). */
+  readonly exited: Promise<WineExit>;
+  private exitInfo: WineExit | undefined;
+  private readonly consumed = new Map<string, number>();
+  private readonly dir: string;
+
+  /** @internal use startWineNode */
+  constructor(child: ChildProcess, outputFile: string, dir: string, name: string) {
+    if (child.pid === undefined) throw new Error(`could not start ${name} under Wine`);
+    this.pid = child.pid;
+    this.outputFile = outputFile;
+    this.dir = dir;
+    this.name = name;
+    this.exited = new Promise<WineExit>((resolveExit) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        live.delete(this);
+        resolveExit(this.exitInfo);
+      });
+      child.once('error', () => {
+        this.exitInfo ??= { code: null, signal: null };
+        live.delete(this);
+        resolveExit(this.exitInfo);
+      });
+    });
+  }
+
+  /** True once the process has exited. */
+  get hasExited(): boolean {
+    return this.exitInfo !== undefined;
+  }
+
+  /** Everything the process has written so far. */
+  output(): string {
+    try {
+      return readFileSync(this.outputFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** The last lines of the output, for failure messages. */
+  tail(lines = 40): string {
+    return this.output().split('\n').slice(-lines).join('\n');
+  }
+
+  /**
+   * Waits until the output matches `pattern` (searched from `from`, a character
+   * offset), and returns the match. Rejects, with the output tail, when the process
+   * exits first or `timeoutMs` passes.
+   */
+  async waitFor(pattern: RegExp, { timeoutMs = 60_000, from = 0 }: { timeoutMs?: number; from?: number } = {}): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    const re = new RegExp(pattern.source, pattern.flags.replace('g', ''));
+    for (;;) {
+      const exitedBefore = this.hasExited;
+      const m = re.exec(this.output().slice(from));
+      if (m) return m;
+      if (exitedBefore) {
+        throw new Error(`${this.name} exited (${JSON.stringify(this.exitInfo)}) before printing ${pattern}; output:\n${this.tail()}`);
+      }
+      if (Date.now() > deadline) throw new Error(`${this.name} did not print ${pattern} within ${timeoutMs} ms; output:\n${this.tail()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Every `@@report` line printed so far, parsed, in order. */
+  reports<T = Record<string, unknown>>(): (T & { type: string })[] {
+    const out: (T & { type: string })[] = [];
+    for (const line of this.output().split(/\r?\n/)) {
+      if (!line.startsWith(REPORT_PREFIX)) continue;
+      try {
+        out.push(JSON.parse(line.slice(REPORT_PREFIX.length)) as T & { type: string });
+      } catch {
+        // a line still being written
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The next report of the given type not yet returned by this method (reports of
+   * one type are handed out once each, in order). Waits for it like waitFor.
+   */
+  async nextReport<T = Record<string, unknown>>(type: string, { timeoutMs = 60_000 } = {}): Promise<T & { type: string }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const exitedBefore = this.hasExited;
+      const seen = this.consumed.get(type) ?? 0;
+      const matching = this.reports<T>().filter((r) => r.type === type);
+      if (matching.length > seen) {
+        this.consumed.set(type, seen + 1);
+        return matching[seen]!;
+      }
+      const failure = this.reports<{ message?: string; stack?: string }>().find((r) => r.type === 'fatal');
+      if (failure) throw new Error(`${this.name} reported a fatal error: ${failure.stack ?? failure.message}`);
+      if (exitedBefore) {
+        throw new Error(`${this.name} exited (${JSON.stringify(this.exitInfo)}) before reporting '${type}'; output:\n${this.tail()}`);
+      }
+      if (Date.now() > deadline) throw new Error(`${this.name} did not report '${type}' within ${timeoutMs} ms; output:\n${this.tail()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /**
+   * Waits for the process to exit on its own. Rejects (after killing it) when it
+   * is still running after `timeoutMs`.
+   */
+  async waitForExit({ timeoutMs = 60_000 } = {}): Promise<WineExit> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => {
+      timer = setTimeout(() => r('timeout'), timeoutMs);
+    });
+    const r = await Promise.race([this.exited, timeout]);
+    clearTimeout(timer);
+    if (r === 'timeout') {
+      const tail = this.tail();
+      await this.stop();
+      throw new Error(`${this.name} did not exit by itself within ${timeoutMs} ms; output:\n${tail}`);
+    }
+    return r;
+  }
+
+  /**
+   * Ends the process and everything in its process group: SIGTERM, then SIGKILL
+   * when it has not exited after a short grace period. Removes the output file
+   * unless `keepOutput` is set. Safe to call more than once.
+   */
+  async stop({ keepOutput = false }: { keepOutput?: boolean } = {}): Promise<WineExit> {
+    if (!this.hasExited) {
+      killGroup(this.pid, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'grace'>((r) => {
+        timer = setTimeout(() => r('grace'), 3000);
+      });
+      if ((await Promise.race([this.exited, grace])) === 'grace') killGroup(this.pid, 'SIGKILL');
+      clearTimeout(timer);
+      await this.exited;
+      // Children a script may have started under Wine share the group: make sure none is left.
+      killGroup(this.pid, 'SIGKILL');
+    }
+    const info = await this.exited;
+    if (!keepOutput) rmSync(this.dir, { recursive: true, force: true });
+    return info;
+  }
+}
+
+/**
+ * Starts node.exe under Wine with `options.script`. The process starts at once;
+ * wait for it with `waitFor` or `nextReport`. Always `stop()` it (also on failure
+ * paths, e.g. in `after()`); a hook kills leftovers when the test process exits.
+ */
+export function startWineNode(host: WineHost, options: StartOptions): WineProcess {
+  const script = isAbsolute(options.script) ? options.script : join(repoRoot, options.script);
+  if (!existsSync(script)) throw new Error(`${script} does not exist (run npm run build first)`);
+  const name = options.name ?? script.split('/').pop()!.replace(/\.js$/, '');
+  const dir = mkdtempSync(join(tmpdir(), 'httpsys-wine-'));
+  const outputFile = join(dir, `${name.replace(/[^\w.-]+/g, '_')}.log`);
+  const fd = openSync(outputFile, 'w');
+  let child: ChildProcess;
+  try {
+    child = spawn(host.wine, [host.nodeExe, ...(options.nodeOptions ?? []), toWinePath(script), ...(options.args ?? [])], {
+      cwd: repoRoot,
+      env: { ...process.env, ...host.env, ...options.env },
+      stdio: ['ignore', fd, fd],
+      detached: true,
+    });
+  } finally {
+    closeSync(fd);
+  }
+  const proc = new WineProcess(child, outputFile, dir, name);
+  live.add(proc);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const p of live) killGroup(p.pid, 'SIGKILL');
+    });
+  }
+  return proc;
+}
