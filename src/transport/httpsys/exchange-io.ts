@@ -1,4 +1,5 @@
 /** What one exchange's request side and response side share with the queue. */
+import type { Duplex } from 'node:stream';
 import type { NativeCapabilities, NativeRequestQueue } from '../../native/types.js';
 import type { Capabilities, Logger } from '../types.js';
 
@@ -21,4 +22,6 @@ export interface ExchangeIo {
   settled(): void;
   /** The exchange is being reset with this code. */
   resetting(code: number): void;
+  /** The exchange became a raw stream; it is destroyed if the exchange is aborted. */
+  upgraded(stream: Duplex): void;
 }

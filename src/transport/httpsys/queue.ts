@@ -15,7 +15,6 @@ import { parseUrlPrefix, samePrefix, type UrlPrefix } from '../prefix.js';
 import type { BackendExchange, BackendOpenOptions, BackendQueue, Logger, QueueLimits } from '../types.js';
 import { DisconnectWatcher } from './disconnects.js';
 import { HttpSysUnsupportedError, toHttpSysError } from './errors.js';
-import { declaredLength } from './request-headers.js';
 import { DEFAULT_BUFFERED_RESPONSE_LIMIT, DEFAULT_SENDS_IN_FLIGHT } from './response-sink.js';
 import { HttpSysExchange, type ExchangeContext } from './server-request.js';
 import { acquireServerSession } from './session.js';
@@ -233,12 +232,6 @@ export class HttpSysQueue implements BackendQueue {
     const limits = this.options.limits ?? {};
     if (exchange.request.headerBytes > (limits.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES)) {
       this.refuse(exchange, 431, 'request header fields too large\n');
-      return;
-    }
-    const length = declaredLength(exchange.request.headers);
-    const maxBody = limits.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
-    if (length !== undefined && length > maxBody) {
-      this.refuse(exchange, 413, `request body is larger than the limit of ${maxBody} bytes\n`);
       return;
     }
     try {

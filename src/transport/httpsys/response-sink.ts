@@ -8,7 +8,7 @@
 import type { Duplex } from 'node:stream';
 import type { NativeResponse } from '../../native/types.js';
 import type { RawHeaders, ResponseSink } from '../types.js';
-import { ResponseTooLargeError, toHttpSysError } from './errors.js';
+import { isConnectionGone, ResponseTooLargeError, toHttpSysError } from './errors.js';
 import type { ExchangeIo } from './exchange-io.js';
 import { chunkFrame, flattenTrailers, lastChunk, prepareResponseHeaders } from './response-headers.js';
 import { openUpgradedStream } from './upgrade-stream.js';
@@ -71,8 +71,23 @@ abstract class SinkBase implements ResponseSink {
     const headSent = this.headOnWire();
     this.finish();
     this.io.resetting(code);
+    this.endAbruptly(headSent, code);
+  }
+
+  /**
+   * The exchange was aborted (client gone, queue closing) before its response
+   * ended: release the request in Http.sys so neither it nor the client hangs.
+   */
+  abandon(): void {
+    if (this.state === 'done') return;
+    const headSent = this.headOnWire();
+    this.finish();
+    this.endAbruptly(headSent, undefined);
+  }
+
+  private endAbruptly(headSent: boolean, code: number | undefined): void {
     const { queue, id, host, logger } = this.io;
-    if (host.reset) {
+    if (code !== undefined && host.reset) {
       try {
         queue.reset(id, code);
         return;
@@ -85,14 +100,14 @@ abstract class SinkBase implements ResponseSink {
         queue.cancel(id);
         return;
       } catch (err) {
-        logger.warn('Http.sys: cancelling the request failed', toHttpSysError(err));
+        if (!isConnectionGone(err)) logger.warn('Http.sys: cancelling the request failed', toHttpSysError(err));
       }
     }
     // No way to abort a request on this host: finish it so it does not hang.
     const done = headSent
       ? queue.sendBody(id, { moreData: false, disconnect: true })
       : queue.sendResponse(id, {
-          status: 500,
+          status: code === undefined ? 503 : 500,
           headers: ['content-length', '0', 'connection', 'close'],
           disconnect: true,
         });
@@ -125,7 +140,9 @@ abstract class SinkBase implements ResponseSink {
       throw this.fail(err, 'sending 101 Switching Protocols');
     }
     this.state = 'done';
-    return openUpgradedStream(this.io);
+    const stream = openUpgradedStream(this.io);
+    this.io.upgraded(stream);
+    return stream;
   }
 }
 
@@ -306,6 +323,6 @@ export class BufferedSink extends SinkBase {
 }
 
 /** The sink that fits this exchange's host. */
-export function createResponseSink(io: ExchangeIo): ResponseSink {
+export function createResponseSink(io: ExchangeIo): ResponseSink & { abandon(): void } {
   return io.capabilities.streaming ? new StreamingSink(io) : new BufferedSink(io);
 }

@@ -1,4 +1,5 @@
 /** One received Http.sys request as the contract's ServerRequest, with its exchange plumbing. */
+import type { Duplex } from 'node:stream';
 import type { NativeCapabilities, NativeRequest, NativeRequestQueue } from '../../native/types.js';
 import { ClientDisconnectedError } from '../errors.js';
 import type {
@@ -105,7 +106,8 @@ class HttpSysRequest implements ServerRequest {
 export class HttpSysExchange implements BackendExchange {
   readonly controller = new AbortController();
   readonly request: HttpSysRequest;
-  readonly response: ResponseSink;
+  readonly response: ResponseSink & { abandon(): void };
+  private upgradedStream: Duplex | undefined;
   private unwatch: (() => void) | undefined;
   private watching = false;
   private settledOnce = false;
@@ -130,12 +132,19 @@ export class HttpSysExchange implements BackendExchange {
       failed: (err) => this.failed(err),
       settled: () => this.settle(),
       resetting: (code) => this.abort(new ExchangeResetError(code)),
+      upgraded: (stream) => {
+        this.upgradedStream = stream;
+      },
     };
     this.response = createResponseSink(io);
   }
 
   abort(reason: unknown): void {
     if (!this.controller.signal.aborted) this.controller.abort(reason);
+    this.response.abandon();
+    if (this.upgradedStream !== undefined && !this.upgradedStream.destroyed) {
+      this.upgradedStream.destroy(reason instanceof Error ? reason : undefined);
+    }
   }
 
   /** A read or send failed: when the connection is gone, the signal says so. */
