@@ -1,5 +1,5 @@
 /** Serves handlers from a request queue on the portable backend, on a free port of 127.0.0.1. */
-import { createRequestQueue } from '../../../src/index.js';
+import { createRequestQueue } from '../../../src/transport/queue.js';
 import type { Handler, Logger, RequestQueue } from '../../../src/transport/types.js';
 
 export interface TestServer {
