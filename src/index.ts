@@ -15,3 +15,39 @@ export {
   QueueClosedError,
 } from './transport/errors.js';
 export * from './grpc/index.js';
+export {
+  adaptGrpcJsService,
+  isGrpcJsServiceDefinition,
+  GrpcJsMetadata,
+  type GrpcJsMetadataLike,
+  type GrpcJsMetadataValue,
+  type GrpcJsServiceDefinition,
+  type GrpcJsServiceDefinitionInput,
+  type GrpcJsMethodDefinition,
+  type GrpcJsImplementation,
+  type GrpcJsCallback,
+  type GrpcJsStatusObject,
+  type ServerSurfaceCall,
+  ServerUnaryCall,
+  ServerReadableStream,
+  ServerWritableStream,
+  ServerDuplexStream,
+} from './grpc/compat/index.js';
+export {
+  HealthService,
+  addHealthService,
+  ServingStatus,
+  type ServingStatusName,
+  type HealthServiceOptions,
+  type AddHealthServiceOptions,
+} from './grpc/health/index.js';
+export {
+  ReflectionService,
+  addReflectionService,
+  DescriptorPool,
+  fileDescriptorsForService,
+  fileDescriptorsForRoot,
+  packageProtoDir,
+  type ReflectionOptions,
+  type ProtobufjsDescriptorOptions,
+} from './grpc/reflection/index.js';

@@ -23,6 +23,7 @@ import {
 import { grpcErrorFromGrpcJs } from './errors.js';
 import { copyIntoMetadata, type GrpcJsMetadataLike } from './metadata.js';
 import type { Metadata } from '../metadata.js';
+import { setGrpcJsServiceAdapter } from '../server.js';
 
 export {
   ServerDuplexStream,
@@ -127,7 +128,7 @@ export function adaptGrpcJsService(
       responseStream: method.responseStream,
       deserialize: (bytes) => method.requestDeserialize(asBuffer(bytes)),
       serialize: (message) => method.responseSerialize(message),
-      handler: typeof impl === 'function' ? adaptHandler(method, impl) : unimplemented(method),
+      handler: typeof impl === 'function' ? adaptHandler(method, impl) : unimplemented(method, name),
       ...(fileDescriptorProtos ? { fileDescriptorProtos } : {}),
     });
   }
@@ -138,9 +139,9 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function unimplemented(method: GrpcJsMethodDefinition): MethodDefinition['handler'] {
+function unimplemented(method: GrpcJsMethodDefinition, name: string): MethodDefinition['handler'] {
   const fail = (): never => {
-    throw new GrpcError(Status.UNIMPLEMENTED, `The server does not implement the method ${method.path}`);
+    throw new GrpcError(Status.UNIMPLEMENTED, `The server does not implement the method ${name}`);
   };
   if (!method.responseStream) return fail;
   return async function* (): AsyncGenerator<never> {
@@ -255,3 +256,8 @@ function bidi(impl: Impl): BidiStreamingHandler {
   };
 }
 
+
+// server.addService(grpcJsDefinition, implementation) compiles through this module.
+setGrpcJsServiceAdapter((definition, implementation) =>
+  adaptGrpcJsService(definition as unknown as GrpcJsServiceDefinition, implementation as GrpcJsImplementation),
+);
