@@ -1,0 +1,133 @@
+// RequestQueue: an Http.sys request queue driven by the Windows thread pool.
+//
+// Every overlapped call on the queue handle completes on a thread-pool thread
+// (CreateThreadpoolIo). Those threads never touch JavaScript: they parse
+// requests into plain values and append finished operations to one list, then
+// poke the queue's single thread-safe function; the JavaScript thread drains
+// the whole list at once (batching), resolves promises and hands requests over.
+#pragma once
+
+#include <napi.h>
+
+#include "http_compat.h"
+#include "request_reader.h"
+#include "response_builder.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace hsys {
+
+enum class OpKind { Receive, ReadBody, SendResponse, SendBody, Disconnect };
+
+// One overlapped operation. OVERLAPPED comes first so the completion maps back.
+struct Op {
+  OVERLAPPED ov{};
+  OpKind kind = OpKind::Receive;
+  DWORD error = 0;
+  ULONG bytes = 0;
+
+  // Receive
+  std::unique_ptr<uint64_t[]> buffer;  // 8-byte aligned HTTP_REQUEST
+  ULONG bufferSize = 0;
+  HTTP_REQUEST_ID retryId = 0;
+  int failures = 0;
+
+  // ReadBody
+  std::vector<uint8_t> data;
+
+  // Sends: what the OS reads from until completion.
+  std::unique_ptr<BuiltResponse> response;
+  std::unique_ptr<BuiltBody> body;
+
+  // JavaScript-thread state (never touched on pool threads).
+  napi_deferred deferred = nullptr;
+  std::vector<napi_ref> keepAlive;
+  const char* syscall = "";
+};
+
+struct Completion {
+  std::unique_ptr<ParsedRequest> request;
+  Op* op = nullptr;
+};
+
+class QueueCore {
+ public:
+  napi_env env = nullptr;
+  HANDLE handle = nullptr;
+  bool created = false;
+  std::string name;
+  PTP_IO io = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
+  bool tsfnRefed = false;
+  bool hookAdded = false;
+  napi_ref self = nullptr;
+  napi_ref onRequests = nullptr;
+  bool started = false;
+  bool finalized = false;   // handle closed, nothing in flight
+  bool leaked = false;      // teardown gave up waiting; pool threads may still run
+  bool wrapperGone = false;
+  ULONG initialBufferSize = 4096;
+  std::vector<napi_deferred> closeWaiters;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Completion> completed;  // guarded by mu
+  size_t outstanding = 0;             // guarded by mu: operations the OS still owns
+  bool closing = false;               // guarded by mu
+  bool envGone = false;               // guarded by mu
+
+  // Pool thread side.
+  void OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes);
+  // Issues (or re-issues) a receive. Called with the op counted in outstanding.
+  void PostReceive(Op* op);
+
+  // JavaScript thread side.
+  void EnsureIo();
+  // Starts an overlapped call; returns its Win32 result (NO_ERROR/ERROR_IO_PENDING mean "completion will come").
+  template <typename Call>
+  ULONG Issue(Op* op, Call call);
+  void Drain(napi_env env);
+  void Settle(napi_env env, Op* op);
+  void Finalize(napi_env env);
+  void BeginClose();
+  // Teardown without JavaScript (environment cleanup or finalizer).
+  void ShutdownBlocking();
+
+ private:
+  void Push(Completion c, bool countedOp);
+  void Signal();
+};
+
+class RequestQueue : public Napi::ObjectWrap<RequestQueue> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit RequestQueue(const Napi::CallbackInfo& info);
+  ~RequestQueue() override;
+
+  HANDLE Handle() const { return core_ != nullptr && !core_->finalized ? core_->handle : nullptr; }
+  bool IsClosing();
+
+ private:
+  Napi::Value Created(const Napi::CallbackInfo& info);
+  void Start(const Napi::CallbackInfo& info);
+  void SetQueueLength(const Napi::CallbackInfo& info);
+  void SetVerbosity(const Napi::CallbackInfo& info);
+  Napi::Value ReadBody(const Napi::CallbackInfo& info);
+  Napi::Value SendResponse(const Napi::CallbackInfo& info);
+  Napi::Value SendBody(const Napi::CallbackInfo& info);
+  void Reset(const Napi::CallbackInfo& info);
+  void Cancel(const Napi::CallbackInfo& info);
+  Napi::Value WaitForDisconnect(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void RequireOpen(Napi::Env env, const char* syscall);
+  Napi::Value Launch(Napi::Env env, Op* op, const char* syscall);
+
+  QueueCore* core_ = nullptr;
+};
+
+}  // namespace hsys
