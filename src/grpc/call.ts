@@ -49,6 +49,7 @@ export class Call implements CallContext {
   readonly requestEncoding: Encoding;
   readonly acceptEncodings: readonly string[];
   compressMessages = true;
+  messageCompressed = false;
   /** The promise the transport handler returns; resolved once with the response. */
   readonly response: Promise<HandlerResult>;
 
@@ -227,6 +228,11 @@ export class Call implements CallContext {
         const message = this.#decode(frame);
         yield message instanceof Promise ? await message : message;
       }
+      // Node's HTTP/2 stream ends its readable side just before it reports a
+      // client RST_STREAM; give the reset one turn to surface, so a cancelled
+      // client stream is not mistaken for a completed one.
+      if (!this.request.signal.aborted) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.#cancelReason !== undefined) throw this.#cancelReason;
     } catch (e) {
       const error = this.#requestError(e);
       this.fail(error);
@@ -241,6 +247,7 @@ export class Call implements CallContext {
   }
 
   #decode(frame: Frame): unknown {
+    this.messageCompressed = frame.compressed;
     if (!frame.compressed) return this.#deserialize(frame.payload);
     if (this.requestEncoding === 'identity') {
       throw new GrpcError(Status.INTERNAL, 'received a compressed message but the request has no grpc-encoding');

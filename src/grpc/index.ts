@@ -1,3 +1,4 @@
+import './compat/index.js'; // installs the grpc-js service adapter used by GrpcServer.addService
 export { GrpcServer, setGrpcJsServiceAdapter, type GrpcJsServiceDefinitionLike, type GrpcJsServiceAdapter } from './server.js';
 export { GrpcError, type GrpcErrorOptions } from './error.js';
 export { Status, statusName, isStatus, httpStatusFromGrpc, grpcStatusFromHttp } from './status.js';

@@ -60,7 +60,7 @@ export function setGrpcJsServiceAdapter(adapter: GrpcJsServiceAdapter): void {
   grpcJsAdapter = adapter;
 }
 
-function isGrpcJsDefinition(value: unknown): value is GrpcJsServiceDefinitionLike {
+function isGrpcJsMethodMap(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   const entries = Object.values(value as Record<string, unknown>);
   if (entries.length === 0) return false;
@@ -72,6 +72,12 @@ function isGrpcJsDefinition(value: unknown): value is GrpcJsServiceDefinitionLik
       typeof (e as { requestDeserialize?: unknown }).requestDeserialize === 'function' &&
       typeof (e as { responseSerialize?: unknown }).responseSerialize === 'function',
   );
+}
+
+/** A grpc-js ServiceDefinition, or a client constructor from loadPackageDefinition carrying one as `.service`. */
+function isGrpcJsDefinition(value: unknown): value is GrpcJsServiceDefinitionLike {
+  if (typeof value === 'function') return isGrpcJsMethodMap((value as { service?: unknown }).service);
+  return isGrpcJsMethodMap(value);
 }
 
 const PATH = /^\/([^/]+)\/([^/]+)$/;

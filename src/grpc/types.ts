@@ -29,6 +29,8 @@ export interface CallContext {
   readonly request: ServerRequest;
   /** Compression the client used for its messages ("identity" when none). */
   readonly requestEncoding: Encoding;
+  /** Whether the request message most recently received was compressed. */
+  readonly messageCompressed: boolean;
   /** Encodings the client said it accepts for responses (grpc-accept-encoding). */
   readonly acceptEncodings: readonly string[];
   /**

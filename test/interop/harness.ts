@@ -1,0 +1,38 @@
+/** Start a GrpcServer on a portable-backend queue at a free port, for tests. */
+import { createRequestQueue, type GrpcServer, type Logger, type RequestQueue } from '../../src/index.js';
+
+export interface Served {
+  readonly queue: RequestQueue;
+  readonly port: number;
+  readonly address: string;
+  readonly logs: { level: 'warn' | 'error'; message: string; detail: unknown }[];
+  close(): Promise<void>;
+}
+
+export function recordingLogger(logs: Served['logs']): Logger {
+  return {
+    warn: (message, detail) => logs.push({ level: 'warn', message, detail }),
+    error: (message, detail) => logs.push({ level: 'error', message, detail }),
+  };
+}
+
+export async function serve(server: GrpcServer, logs: Served['logs'] = []): Promise<Served> {
+  const queue = await createRequestQueue({
+    urls: ['http://127.0.0.1:0/'],
+    backend: 'node',
+    logger: recordingLogger(logs),
+    limits: { maxRequestBodyBytes: Infinity },
+  });
+  server.listen(queue);
+  const port = Number(/:(\d+)\//.exec(queue.urls[0]!)![1]);
+  return {
+    queue,
+    port,
+    address: `127.0.0.1:${port}`,
+    logs,
+    close: async () => {
+      await server.close({ graceful: 0 });
+      await queue.close();
+    },
+  };
+}
