@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { decodeBinaryValue, encodeBinaryValue, GrpcError, Metadata, metadataFromHeaders, Status } from '../../src/index.js';
+
+const limits = { maxSize: 8192 };
+
+test('names are lower-cased and checked; grpc-* is reserved; -bin takes bytes, text takes printable ASCII', () => {
+  const md = new Metadata();
+  md.set('X-Trace', 'abc');
+  assert.equal(md.get('x-trace'), 'abc');
+  md.add('x-trace', 'def');
+  assert.deepEqual(md.getAll('X-TRACE'), ['abc', 'def']);
+  assert.throws(() => md.set('bad name', 'x'), TypeError);
+  assert.throws(() => md.set('x:y', 'x'), TypeError);
+  assert.throws(() => md.set('grpc-status', '0'), /reserved/);
+  assert.throws(() => md.set('x-bin', 'text'), /Uint8Array/);
+  assert.throws(() => md.set('x-text', new Uint8Array(1)), /string/);
+  assert.throws(() => md.set('x-text', 'line\nbreak'), /printable/);
+  md.set('x-bin', Uint8Array.from([1, 2]));
+  assert.deepEqual(md.toJSON(), { 'x-trace': ['abc', 'def'], 'x-bin': 'AQI' });
+  assert.equal(md.delete('x-trace'), true);
+  assert.equal(md.has('x-trace'), false);
+});
+
+test('binary values go out unpadded and come in padded or not, split on commas', () => {
+  assert.equal(encodeBinaryValue(Uint8Array.from([0xab, 0xab, 0xab, 0xab])), 'q6urqw');
+  const md = metadataFromHeaders(
+    [
+      [':path', '/a/b'],
+      ['content-type', 'application/grpc'],
+      ['te', 'trailers'],
+      ['grpc-timeout', '1S'],
+      ['x-a-bin', 'q6urqw==, q6urqw'],
+      ['x-a-bin', 'AQI'],
+      ['user-agent', 'test/1'],
+    ],
+    limits,
+  );
+  assert.deepEqual(
+    md.getAll('x-a-bin').map((v) => [...(v as Uint8Array)]),
+    [[0xab, 0xab, 0xab, 0xab], [0xab, 0xab, 0xab, 0xab], [1, 2]],
+  );
+  assert.equal(md.get('user-agent'), 'test/1');
+  assert.equal(md.has('content-type'), false);
+  assert.equal(md.has('grpc-timeout'), false);
+  assert.equal(md.has('te'), false);
+});
+
+test('bad incoming metadata ends the call with a status', () => {
+  const bad = (h: [string, string][], code: Status) =>
+    assert.throws(() => metadataFromHeaders(h, limits), (e: unknown) => e instanceof GrpcError && e.code === code);
+  bad([['x-bin', 'not base64!']], Status.INTERNAL);
+  bad([['x-bin', 'A']], Status.INTERNAL);
+  bad([['x-bin', 'AA=A']], Status.INTERNAL);
+  bad([['x!y', 'v']], Status.INTERNAL);
+  bad([['x-big', 'v'.repeat(9000)]], Status.RESOURCE_EXHAUSTED);
+});
+
+test('property: binary values round-trip through the wire form', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { minLength: 1, maxLength: 5 }), fc.boolean(), (values, padded) => {
+      const wire = values.map((v) => {
+        const s = encodeBinaryValue(v);
+        return padded ? s + '='.repeat((4 - (s.length % 4)) % 4) : s;
+      });
+      const md = metadataFromHeaders([['k-bin', wire.join(',')]], { maxSize: 1 << 20 });
+      assert.deepEqual(md.getAll('k-bin').map((v) => [...(v as Uint8Array)]), values.map((v) => [...v]));
+    }),
+  );
+});
+
+test('fuzz: arbitrary header lines give metadata or a GrpcError, never another exception', () => {
+  const name = fc.oneof(fc.stringMatching(/^[a-z0-9_.-]{1,10}(-bin)?$/), fc.string({ maxLength: 10 }));
+  fc.assert(
+    fc.property(fc.array(fc.tuple(name, fc.string({ maxLength: 40 })), { maxLength: 8 }), (lines) => {
+      try {
+        const md = metadataFromHeaders(lines, limits);
+        for (const [k, v] of md) {
+          assert.match(k, /^[0-9a-z_.-]+$/);
+          assert.ok(typeof v === 'string' || v instanceof Uint8Array);
+        }
+      } catch (e) {
+        assert.ok(e instanceof GrpcError, String(e));
+      }
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(fc.property(fc.string(), (s) => void decodeBinaryValue(s)), { numRuns: 2000 });
+});
