@@ -3,6 +3,7 @@
  * .proto file the root was loaded from, with fully-qualified type names and
  * the dependency list filled in, so reflection clients can rebuild the types.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import 'protobufjs/ext/descriptor.js';
@@ -19,9 +20,11 @@ import {
 
 export interface ProtobufjsDescriptorOptions {
   /**
-   * Directory that file names are made relative to (e.g. the include directory
-   * the .proto files were loaded from). Default: the deepest directory that
-   * holds every file of the root.
+   * Directory that file names are made relative to (the include directory the
+   * .proto files were loaded from). Default: a file another file imports is
+   * named as that import says ("shop/common.proto"); the others relative to
+   * the include directory this reveals, else to the deepest directory holding
+   * every file of the root.
    */
   readonly baseDir?: string;
 }
@@ -67,7 +70,7 @@ export function fileDescriptorsForService(
   options: ProtobufjsDescriptorOptions = {},
 ): Uint8Array[] {
   const files = filesOfRoot(service.root, options);
-  const start = fileNameOf(service, baseDirFor(service.root, options));
+  const start = fileNameOf(service, fileNamesFor(service.root, options));
   return closure(files, [start]);
 }
 
@@ -95,16 +98,17 @@ function closure(files: Map<string, BuiltFile>, start: string[]): Uint8Array[] {
 }
 
 function filesOfRoot(root: protobuf.Root, options: ProtobufjsDescriptorOptions): Map<string, BuiltFile> {
-  const baseDir = baseDirFor(root, options);
+  const key = options.baseDir === undefined ? '' : path.resolve(options.baseDir);
   let perBase = cache.get(root);
   if (!perBase) cache.set(root, (perBase = new Map()));
-  const cached = perBase.get(baseDir);
+  const cached = perBase.get(key);
   if (cached) return cached;
   root.resolveAll();
+  const names = fileNamesFor(root, options);
   const files = new Map<string, BuiltFile>();
-  for (const object of topLevelObjects(root)) addObject(files, object, baseDir);
+  for (const object of topLevelObjects(root)) addObject(files, object, names);
   for (const file of files.values()) file.descriptor.dependency = [...file.dependencies].sort();
-  perBase.set(baseDir, files);
+  perBase.set(key, files);
   return files;
 }
 
@@ -120,8 +124,8 @@ function* topLevelObjects(ns: protobuf.NamespaceBase): Generator<TopLevel> {
   }
 }
 
-function addObject(files: Map<string, BuiltFile>, object: TopLevel, baseDir: string): void {
-  const name = fileNameOf(object, baseDir);
+function addObject(files: Map<string, BuiltFile>, object: TopLevel, names: FileNames): void {
+  const name = fileNameOf(object, names);
   let file = files.get(name);
   if (!file) {
     const descriptor: FileDescriptor = { name };
@@ -154,7 +158,7 @@ function addObject(files: Map<string, BuiltFile>, object: TopLevel, baseDir: str
     (d.extension ??= []).push(field);
   }
   for (const ref of refs) {
-    const dep = fileNameOf(topLevelOf(ref), baseDir);
+    const dep = fileNameOf(topLevelOf(ref), names);
     if (dep !== name) file.dependencies.add(dep);
   }
 }
@@ -247,22 +251,67 @@ function setSyntax(file: FileDescriptor, edition: string): void {
   if (editions[edition] !== undefined) file['edition'] = editions[edition];
 }
 
-function fileNameOf(object: protobuf.ReflectionObject, baseDir: string): string {
+/** Absolute .proto path → the name its FileDescriptorProto gets. */
+type FileNames = ReadonlyMap<string, string>;
+
+const namesCache = new WeakMap<protobuf.Root, Map<string, FileNames>>();
+
+function fileNameOf(object: protobuf.ReflectionObject, names: FileNames): string {
   const top = topLevelOf(object);
-  if (top.filename) return relativeName(top.filename, baseDir);
+  if (top.filename) return names.get(top.filename) ?? top.filename.replace(/\\/g, '/');
   const pkg = packageOf(top);
   if (pkg === 'google.protobuf' && wellKnownFiles[top.name]) return `google/protobuf/${wellKnownFiles[top.name]}.proto`;
   return `${pkg ? pkg.replace(/\./g, '/') : 'root'}.proto`;
 }
 
-function relativeName(filename: string, baseDir: string): string {
-  if (!path.isAbsolute(filename) || !baseDir) return filename.replace(/\\/g, '/');
-  return path.relative(baseDir, filename).replace(/\\/g, '/');
+const IMPORT = /^\s*import\s+(?:weak\s+|public\s+)?["']([^"']+)["']\s*;/gm;
+
+function fileNamesFor(root: protobuf.Root, options: ProtobufjsDescriptorOptions): FileNames {
+  const key = options.baseDir === undefined ? '' : path.resolve(options.baseDir);
+  let perBase = namesCache.get(root);
+  if (!perBase) namesCache.set(root, (perBase = new Map()));
+  let names = perBase.get(key);
+  if (!names) perBase.set(key, (names = computeFileNames(root, options)));
+  return names;
 }
 
-function baseDirFor(root: protobuf.Root, options: ProtobufjsDescriptorOptions): string {
-  if (options.baseDir !== undefined) return path.resolve(options.baseDir);
-  const dirs = root.files.filter((f) => path.isAbsolute(f)).map((f) => path.dirname(f));
+function computeFileNames(root: protobuf.Root, options: ProtobufjsDescriptorOptions): FileNames {
+  const files = [...new Set(root.files.filter((f) => path.isAbsolute(f)))];
+  const names = new Map<string, string>();
+  const slash = (p: string): string => p.replace(/\\/g, '/');
+  if (options.baseDir !== undefined) {
+    const base = path.resolve(options.baseDir);
+    for (const file of files) names.set(file, slash(path.relative(base, file)));
+    return names;
+  }
+  // Files named by the imports that reach them; the part before the import is an include directory.
+  const includeDirs = new Set<string>();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const m of text.matchAll(IMPORT)) {
+      const imported = slash(m[1]!);
+      const target = files.find((f) => slash(f).endsWith(`/${imported}`));
+      if (target === undefined || names.has(target)) continue;
+      names.set(target, imported);
+      includeDirs.add(target.slice(0, target.length - imported.length - 1));
+    }
+  }
+  const common = commonDir(files);
+  for (const file of files) {
+    if (names.has(file)) continue;
+    const dir = [...includeDirs].filter((d) => file.startsWith(d + path.sep) || file.startsWith(`${d}/`)).sort((a, b) => b.length - a.length)[0];
+    names.set(file, slash(path.relative(dir ?? common, file)));
+  }
+  return names;
+}
+
+function commonDir(files: readonly string[]): string {
+  const dirs = files.map((f) => path.dirname(f));
   if (dirs.length === 0) return '';
   let common = dirs[0]!;
   for (const dir of dirs.slice(1)) {
