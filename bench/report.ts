@@ -13,11 +13,14 @@ export interface ServerResult {
   rssIdleKiB?: number;
   rssHeldKiB?: number;
   problems: string[];
+  /** Per-round throughput numbers; the fields above hold their medians. */
+  rounds: { unaryRps: number; p50Ms: number; p99Ms: number; streamMps: number; pingPongRtps: number }[];
   error?: string;
   profile?: { file: string; totalMs: number; frames: FrameSummary[]; areas: { area: string; percent: number }[] };
 }
 
 export interface ReportSettings {
+  readonly rounds: number;
   readonly duration: number;
   readonly streamDuration: number;
   readonly warmup: number;
@@ -72,10 +75,18 @@ export const TARGETS: readonly Target[] = [
   { label: 'RSS at open streams <= grpc-js', metric: 'rssHeldKiB', peer: 'grpc-js', bound: 1.0, atMost: true },
 ];
 
-export function formatReport(results: ServerResult[], machine: Machine, s: ReportSettings, seconds: number): string {
+export function formatReport(
+  results: ServerResult[],
+  machine: Machine,
+  s: ReportSettings,
+  seconds: number,
+  load: { before: number; after: number },
+): string {
   let out = '\n';
   out += `Machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, Node ${machine.node}, ${machine.os}, ${machine.h2load}\n`;
+  out += `Load average (1 min) before ${load.before.toFixed(2)}, after ${load.after.toFixed(2)}; other work on the machine skews the numbers.\n`;
   out +=
+    `Each throughput number is the median of ${s.rounds} round(s); servers run one at a time, each in its own process.\n` +
     `Load: unary ${s.duration} s by h2load (${s.connections} connections x ${s.streams} streams, ${s.warmup} s warm-up); ` +
     `server streaming ${s.streamCalls} call(s) x ${s.streamSize}-byte messages, ping-pong 1 stream, ${s.streamDuration} s each; ` +
     `RSS with ${s.hold} open bidi streams. Total ${seconds.toFixed(0)} s.\n\n`;

@@ -10,7 +10,7 @@
  *   bare     a node:http2 responder sending fixed bytes (the ceiling)
  */
 import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnServer, type ServerProcess } from './child.js';
@@ -25,9 +25,10 @@ import { SERVER_KINDS, type ServerKind } from './servers/types.js';
 
 const HELP = `usage: npm run bench -- [options]
   --quick                 short smoke run (about 30 s)
-  --duration <s>          measured seconds of unary load (default 10)
-  --stream-duration <s>   measured seconds of streaming and ping-pong (default 5)
-  --warmup <s>            warm-up seconds before each measurement (default 2)
+  --rounds <n>            rounds over all servers; each number is the median of the rounds (default 3)
+  --duration <s>          measured seconds of unary load per round (default 6)
+  --stream-duration <s>   measured seconds of streaming and ping-pong per round (default 3)
+  --warmup <s>            warm-up seconds before each measurement (default 1.5)
   --connections <n>       h2load connections (default 10)
   --streams <n>           h2load concurrent streams per connection (default 10)
   --stream-calls <n>      concurrent ServerStream calls (default 1)
@@ -40,6 +41,7 @@ const HELP = `usage: npm run bench -- [options]
 
 interface Settings {
   quick: boolean;
+  rounds: number;
   duration: number;
   streamDuration: number;
   warmup: number;
@@ -65,6 +67,7 @@ function settingsFrom(argv: string[]): Settings | undefined {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
       duration: { type: 'string' },
       'stream-duration': { type: 'string' },
       warmup: { type: 'string' },
@@ -90,9 +93,10 @@ function settingsFrom(argv: string[]): Settings | undefined {
   if (profile !== undefined && !SERVER_KINDS.includes(profile)) throw new Error(`unknown server "${profile}"`);
   return {
     quick,
-    duration: positive('duration', values.duration, quick ? 2 : 10),
-    streamDuration: positive('stream-duration', values['stream-duration'], quick ? 1 : 5),
-    warmup: positive('warmup', values.warmup, quick ? 0.5 : 2),
+    rounds: Math.round(positive('rounds', values.rounds, quick ? 1 : 3)),
+    duration: positive('duration', values.duration, quick ? 2 : 6),
+    streamDuration: positive('stream-duration', values['stream-duration'], quick ? 1 : 3),
+    warmup: positive('warmup', values.warmup, quick ? 0.5 : 1.5),
     connections: Math.round(positive('connections', values.connections, quick ? 4 : 10)),
     streams: Math.round(positive('streams', values.streams, 10)),
     streamCalls: Math.round(positive('stream-calls', values['stream-calls'], 1)),
@@ -136,8 +140,22 @@ async function measureMemory(kind: ServerKind, s: Settings, result: ServerResult
   }
 }
 
-async function measureThroughput(kind: ServerKind, s: Settings, dir: string, bodyFile: string, result: ServerResult): Promise<void> {
-  const profileDir = s.profile === kind ? join(dir, `profile-${kind}`) : undefined;
+interface RoundSample {
+  unaryRps: number;
+  p50Ms: number;
+  p99Ms: number;
+  streamMps: number;
+  pingPongRtps: number;
+}
+
+async function measureThroughput(
+  kind: ServerKind,
+  s: Settings,
+  dir: string,
+  bodyFile: string,
+  result: ServerResult,
+  profileDir: string | undefined,
+): Promise<RoundSample> {
   const server = await spawnServer(kind, profileDir ? { cpuProfileDir: profileDir } : {});
   try {
     await check(server, 'before load', result.problems);
@@ -150,9 +168,6 @@ async function measureThroughput(kind: ServerKind, s: Settings, dir: string, bod
     };
     await runH2load({ ...common, seconds: s.warmup });
     const unary = await runH2load({ ...common, seconds: s.duration, logFile: join(dir, `h2load-${kind}.log`) });
-    result.unaryRps = unary.requestsPerSecond;
-    result.p50Ms = unary.p50;
-    result.p99Ms = unary.p99;
     const non2xx = unary.statusClasses['3xx']! + unary.statusClasses['4xx']! + unary.statusClasses['5xx']!;
     if (unary.failed > 0 || unary.errored > 0 || non2xx > 0) {
       result.problems.push(`h2load: ${unary.failed} failed, ${unary.errored} errored, ${non2xx} non-2xx responses`);
@@ -166,22 +181,35 @@ async function measureThroughput(kind: ServerKind, s: Settings, dir: string, bod
       streams: s.streamCalls,
       size: s.streamSize,
     });
-    result.streamMps = stream.perSecond;
     log(`  ${kind}: server streaming ${stream.perSecond.toFixed(0)} messages/s`);
 
     const pingPong = await pingPongRate(server.port, { warmupSeconds: s.warmup, seconds: s.streamDuration });
-    result.pingPongRtps = pingPong.perSecond;
     log(`  ${kind}: ping-pong ${pingPong.perSecond.toFixed(0)} round trips/s`);
     await check(server, 'after all load', result.problems);
+    return {
+      unaryRps: unary.requestsPerSecond,
+      p50Ms: unary.p50,
+      p99Ms: unary.p99,
+      streamMps: stream.perSecond,
+      pingPongRtps: pingPong.perSecond,
+    };
   } finally {
     await server.stop();
   }
-  if (profileDir) {
-    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-    if (file) {
-      result.profile = { file: join(profileDir, file), ...summariseProfile(join(profileDir, file)), areas: summariseByArea(join(profileDir, file)) };
-    }
-  }
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function attachProfile(result: ServerResult, profileDir: string): void {
+  const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return;
+  const path = join(profileDir, file);
+  result.profile = { file: path, ...summariseProfile(path), areas: summariseByArea(path) };
 }
 
 async function main(): Promise<void> {
@@ -197,20 +225,41 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   log(`bench: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.os}`);
   const started = Date.now();
-  const results: ServerResult[] = [];
-  for (const kind of s.servers) {
-    log(`${kind}:`);
-    const result: ServerResult = { kind, problems: [] };
-    results.push(result);
+  const loadBefore = loadavg()[0]!;
+  const results: ServerResult[] = s.servers.map((kind) => ({ kind, problems: [], rounds: [] }));
+  for (const result of results) {
+    log(`${result.kind}: memory`);
     try {
-      await measureMemory(kind, s, result);
-      await measureThroughput(kind, s, dir, bodyFile, result);
+      await measureMemory(result.kind, s, result);
     } catch (err) {
-      result.error = err instanceof Error ? err.message : String(err);
-      log(`  ${kind}: ${result.error}`);
+      result.problems.push(`memory: ${err instanceof Error ? err.message : String(err)}`);
+      log(`  ${result.kind}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  const report = formatReport(results, machine, s, (Date.now() - started) / 1000);
+  for (let round = 0; round < s.rounds; round++) {
+    // Rotate the order each round so no server always runs first or last.
+    const order = results.map((_, i) => results[(i + round) % results.length]!);
+    for (const result of order) {
+      if (result.error) continue;
+      log(`${result.kind}: throughput, round ${round + 1} of ${s.rounds}`);
+      const profileDir = s.profile === result.kind && round === 0 ? join(dir, `profile-${result.kind}`) : undefined;
+      try {
+        result.rounds.push(await measureThroughput(result.kind, s, dir, bodyFile, result, profileDir));
+      } catch (err) {
+        result.error = err instanceof Error ? err.message : String(err);
+        log(`  ${result.kind}: ${result.error}`);
+      }
+      if (profileDir) attachProfile(result, profileDir);
+    }
+  }
+  for (const r of results) {
+    r.unaryRps = median(r.rounds.map((x) => x.unaryRps));
+    r.p50Ms = median(r.rounds.map((x) => x.p50Ms));
+    r.p99Ms = median(r.rounds.map((x) => x.p99Ms));
+    r.streamMps = median(r.rounds.map((x) => x.streamMps));
+    r.pingPongRtps = median(r.rounds.map((x) => x.pingPongRtps));
+  }
+  const report = formatReport(results, machine, s, (Date.now() - started) / 1000, { before: loadBefore, after: loadavg()[0]! });
   process.stdout.write(report);
   if (s.json) writeFileSync(s.json, JSON.stringify({ machine, settings: s, results }, null, 2));
   if (!s.profile) rmSync(dir, { recursive: true, force: true });
