@@ -89,7 +89,7 @@ test('permessage-deflate parameters are negotiated by ws and echoed in the 101',
   const on = acceptWebSocket(req, { perMessageDeflate: { serverNoContextTakeover: true, clientMaxWindowBits: 10 } });
   assert.equal(
     (on.headers as Record<string, string>)['sec-websocket-extensions'],
-    'permessage-deflate; server_no_context_takeover; client_max_window_bits=10',
+    'permessage-deflate; client_max_window_bits=10; server_no_context_takeover',
   );
   const off = acceptWebSocket(req);
   assert.equal((off.headers as Record<string, string>)['sec-websocket-extensions'], undefined);
