@@ -74,7 +74,7 @@ async function connect(ctx: CaseContext): Promise<Client> {
  * yes), so `caps` is asked with the handshake's Upgrade headers.
  */
 const upgradeAnswers = new WeakMap<CaseContext, Promise<{ upgrade: boolean; backend: string }>>();
-async function canUpgrade(t: TestContext, ctx: CaseContext): Promise<boolean> {
+function upgradeAnswer(ctx: CaseContext): Promise<{ upgrade: boolean; backend: string }> {
   let answer = upgradeAnswers.get(ctx);
   if (!answer) {
     answer = h1({ port: ctx.port(), path: '/conf/caps', headers: { connection: 'Upgrade', upgrade: 'websocket' } }).then((r) => {
@@ -84,7 +84,11 @@ async function canUpgrade(t: TestContext, ctx: CaseContext): Promise<boolean> {
     });
     upgradeAnswers.set(ctx, answer);
   }
-  const { upgrade, backend } = await answer;
+  return answer;
+}
+
+async function canUpgrade(t: TestContext, ctx: CaseContext): Promise<boolean> {
+  const { upgrade, backend } = await upgradeAnswer(ctx);
   return need(t, upgrade, `the ${backend} backend reports no upgrade support for WebSocket handshakes`);
 }
 
@@ -147,5 +151,22 @@ export function registerWebSocketCases(ctx: CaseContext): void {
     assert.equal((await c.next()).data.toString(), 'after a refusal');
     c.ws.close(1000);
     await c.closed;
+  });
+
+  test('WebSocket: where the backend cannot upgrade, a handshake is refused with 501 and the reason', async (t) => {
+    const { upgrade, backend } = await upgradeAnswer(ctx);
+    if (!need(t, !upgrade, `the ${backend} backend can upgrade WebSocket handshakes, so it never refuses them for that`)) return;
+    const r = await h1({
+      port: ctx.port(),
+      path: '/conf/ws',
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': Buffer.from('0123456789abcdef').toString('base64'),
+      },
+    });
+    assert.equal(r.status, 501);
+    assert.match(r.body.toString(), /cannot switch connections to WebSocket/);
   });
 }
