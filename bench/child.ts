@@ -1,5 +1,5 @@
 /** Parent side of a benchmarked server: spawns server-main.js in its own process and reads its RSS. */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ServerKind } from './servers/types.js';
@@ -10,6 +10,8 @@ export interface ServerProcess {
   readonly port: number;
   /** Resident set size of the server process in KiB, from /proc/<pid>/status (VmRSS). */
   rssKiB(): number;
+  /** CPU time (user + system, all threads) the server process has used so far, in seconds. */
+  cpuSeconds(): number;
   /** Asks the server process to run a full garbage collection; resolves when done. */
   gc(): Promise<void>;
   /** Closes the server and waits for the process to exit (it writes its CPU profile, if any, on exit). */
@@ -30,6 +32,17 @@ export function readRssKiB(pid: number): number {
   const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(match[1]);
+}
+
+let clockTicks: number | undefined;
+
+/** CPU seconds (utime + stime) of a process, from /proc/<pid>/stat. */
+export function readCpuSeconds(pid: number): number {
+  clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 type ChildMessage = { type: 'ready'; port: number } | { type: 'failed'; message: string } | { type: 'gc-done' };
@@ -61,6 +74,7 @@ export function spawnServer(kind: ServerKind, options: SpawnOptions = {}): Promi
           pid,
           port: message.port,
           rssKiB: () => readRssKiB(pid),
+          cpuSeconds: () => readCpuSeconds(pid),
           gc: () =>
             new Promise<void>((done) => {
               const onGc = (m: ChildMessage): void => {

@@ -78,3 +78,47 @@ export function summariseByArea(file: string): { area: string; percent: number }
   }
   return [...areas.entries()].map(([area, percent]) => ({ area, percent })).sort((a, b) => b.percent - a.percent);
 }
+
+/**
+ * Inclusive time (self plus everything called from it) of the functions whose
+ * location contains `where`, e.g. "dist/src/" for this package's own code.
+ */
+export function summariseInclusive(file: string, where: string, top = 25): FrameSummary[] {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map<number, ProfileNode>();
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) {
+    byId.set(node.id, node);
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
+  const keyOf = (node: ProfileNode): { key: string; name: string; location: string } => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const name = functionName || '(anonymous)';
+    const location = url ? `${shortUrl(url)}:${lineNumber + 1}` : shortUrl(url);
+    return { key: `${name}@${location}`, name, location };
+  };
+  const totals = new Map<string, { name: string; location: string; us: number }>();
+  let totalUs = 0;
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const us = deltas[i + 1] ?? deltas[i] ?? 0;
+    const leaf = byId.get(samples[i]!);
+    if (!leaf || leaf.callFrame.functionName === '(idle)') continue;
+    totalUs += us;
+    const seen = new Set<string>();
+    for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
+      const node = byId.get(id)!;
+      const { key, name, location } = keyOf(node);
+      if (!location.includes(where) || seen.has(key)) continue;
+      seen.add(key);
+      const entry = totals.get(key) ?? { name, location, us: 0 };
+      entry.us += us;
+      totals.set(key, entry);
+    }
+  }
+  return [...totals.values()]
+    .sort((a, b) => b.us - a.us)
+    .slice(0, top)
+    .map((e) => ({ name: e.name, location: e.location, selfMs: e.us / 1000, selfPercent: (100 * e.us) / (totalUs || 1) }));
+}

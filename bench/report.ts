@@ -12,9 +12,22 @@ export interface ServerResult {
   pingPongRtps?: number;
   rssIdleKiB?: number;
   rssHeldKiB?: number;
+  /** Server CPU time per unary request, per streamed message and per ping-pong round trip, in microseconds. */
+  unaryCpuUs?: number;
+  streamCpuUs?: number;
+  pingPongCpuUs?: number;
   problems: string[];
   /** Per-round throughput numbers; the fields above hold their medians. */
-  rounds: { unaryRps: number; p50Ms: number; p99Ms: number; streamMps: number; pingPongRtps: number }[];
+  rounds: {
+    unaryRps: number;
+    p50Ms: number;
+    p99Ms: number;
+    streamMps: number;
+    pingPongRtps: number;
+    unaryCpuUs: number;
+    streamCpuUs: number;
+    pingPongCpuUs: number;
+  }[];
   error?: string;
   profile?: { file: string; totalMs: number; frames: FrameSummary[]; areas: { area: string; percent: number }[] };
 }
@@ -47,7 +60,16 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), rule, ...rows.map(line)].join('\n') + '\n';
 }
 
-type Metric = 'unaryRps' | 'p50Ms' | 'p99Ms' | 'streamMps' | 'pingPongRtps' | 'rssHeldKiB';
+type Metric =
+  | 'unaryRps'
+  | 'p50Ms'
+  | 'p99Ms'
+  | 'streamMps'
+  | 'pingPongRtps'
+  | 'rssHeldKiB'
+  | 'unaryCpuUs'
+  | 'streamCpuUs'
+  | 'pingPongCpuUs';
 
 function ratio(results: ServerResult[], metric: Metric, peer: ServerKind): number | undefined {
   const ours = results.find((r) => r.kind === 'ours')?.[metric];
@@ -105,6 +127,11 @@ export function formatReport(
     ]),
   );
   out += '\n';
+  out += table(
+    ['server CPU per call', 'unary µs/request', 'stream µs/message', 'ping-pong µs/round trip'],
+    results.map((r) => [r.kind, num(r.unaryCpuUs, 1), num(r.streamCpuUs, 2), num(r.pingPongCpuUs, 1)]),
+  );
+  out += '\n';
   const metrics: [string, Metric][] = [
     ['unary req/s', 'unaryRps'],
     ['unary p50 (lower is better)', 'p50Ms'],
@@ -112,6 +139,9 @@ export function formatReport(
     ['stream msg/s', 'streamMps'],
     ['ping-pong rt/s', 'pingPongRtps'],
     [`RSS at ${s.hold} streams (lower is better)`, 'rssHeldKiB'],
+    ['server CPU per unary request (lower is better)', 'unaryCpuUs'],
+    ['server CPU per streamed message (lower is better)', 'streamCpuUs'],
+    ['server CPU per ping-pong (lower is better)', 'pingPongCpuUs'],
   ];
   out += table(
     ['metric', 'ours/grpc-js', 'ours/connect', 'ours/bare'],

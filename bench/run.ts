@@ -23,6 +23,9 @@ import { formatReport, type ServerResult } from './report.js';
 import { PATHS, SMALL_BODY_BYTES, bodyOf, encodePayload, frame } from './schema.js';
 import { SERVER_KINDS, type ServerKind } from './servers/types.js';
 
+const PHASES = ['memory', 'unary', 'stream', 'pingpong'] as const;
+type Phase = (typeof PHASES)[number];
+
 const HELP = `usage: npm run bench -- [options]
   --quick                 short smoke run (about 30 s)
   --rounds <n>            rounds over all servers; each number is the median of the rounds (default 3)
@@ -35,7 +38,8 @@ const HELP = `usage: npm run bench -- [options]
   --stream-size <bytes>   payload bytes per streamed message (default ${SMALL_BODY_BYTES})
   --hold <n>              concurrent open streams for the memory measurement (default 1000)
   --servers <list>        comma-separated subset of ${SERVER_KINDS.join(',')}
-  --profile <server>      write a CPU profile of that server's load phase and summarise it
+  --phases <list>         comma-separated subset of ${PHASES.join(',')} (default all)
+  --profile <list>        write CPU profiles of these servers' first load round and summarise them
   --json <file>           also write the results as JSON
 `;
 
@@ -51,7 +55,8 @@ interface Settings {
   streamSize: number;
   hold: number;
   servers: ServerKind[];
-  profile: ServerKind | undefined;
+  phases: Set<Phase>;
+  profile: Set<ServerKind>;
   json: string | undefined;
 }
 
@@ -77,6 +82,7 @@ function settingsFrom(argv: string[]): Settings | undefined {
       'stream-size': { type: 'string' },
       hold: { type: 'string' },
       servers: { type: 'string' },
+      phases: { type: 'string' },
       profile: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -89,8 +95,20 @@ function settingsFrom(argv: string[]): Settings | undefined {
     .map((s) => s.trim())
     .filter(Boolean) as ServerKind[];
   for (const s of servers) if (!SERVER_KINDS.includes(s)) throw new Error(`unknown server "${s}"`);
-  const profile = values.profile as ServerKind | undefined;
-  if (profile !== undefined && !SERVER_KINDS.includes(profile)) throw new Error(`unknown server "${profile}"`);
+  const phases = new Set(
+    (values.phases ?? PHASES.join(','))
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean) as Phase[],
+  );
+  for (const p of phases) if (!PHASES.includes(p)) throw new Error(`unknown phase "${p}"`);
+  const profile = new Set(
+    (values.profile ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean) as ServerKind[],
+  );
+  for (const p of profile) if (!SERVER_KINDS.includes(p)) throw new Error(`unknown server "${p}"`);
   return {
     quick,
     rounds: Math.round(positive('rounds', values.rounds, quick ? 1 : 3)),
@@ -103,6 +121,7 @@ function settingsFrom(argv: string[]): Settings | undefined {
     streamSize: Math.round(positive('stream-size', values['stream-size'], SMALL_BODY_BYTES)),
     hold: Math.round(positive('hold', values.hold, quick ? 200 : 1000)),
     servers,
+    phases,
     profile,
     json: values.json,
   };
@@ -146,6 +165,9 @@ interface RoundSample {
   p99Ms: number;
   streamMps: number;
   pingPongRtps: number;
+  unaryCpuUs: number;
+  streamCpuUs: number;
+  pingPongCpuUs: number;
 }
 
 async function measureThroughput(
@@ -156,49 +178,71 @@ async function measureThroughput(
   result: ServerResult,
   profileDir: string | undefined,
 ): Promise<RoundSample> {
+  const sample: RoundSample = {
+    unaryRps: NaN,
+    p50Ms: NaN,
+    p99Ms: NaN,
+    streamMps: NaN,
+    pingPongRtps: NaN,
+    unaryCpuUs: NaN,
+    streamCpuUs: NaN,
+    pingPongCpuUs: NaN,
+  };
   const server = await spawnServer(kind, profileDir ? { cpuProfileDir: profileDir } : {});
   try {
     await check(server, 'before load', result.problems);
-    const common = {
-      port: server.port,
-      path: PATHS.unary,
-      bodyFile,
-      connections: s.connections,
-      streamsPerConnection: s.streams,
-    };
-    await runH2load({ ...common, seconds: s.warmup });
-    const unary = await runH2load({ ...common, seconds: s.duration, logFile: join(dir, `h2load-${kind}.log`) });
-    const non2xx = unary.statusClasses['3xx']! + unary.statusClasses['4xx']! + unary.statusClasses['5xx']!;
-    if (unary.failed > 0 || unary.errored > 0 || non2xx > 0) {
-      result.problems.push(`h2load: ${unary.failed} failed, ${unary.errored} errored, ${non2xx} non-2xx responses`);
+    if (s.phases.has('unary')) {
+      const common = {
+        port: server.port,
+        path: PATHS.unary,
+        bodyFile,
+        connections: s.connections,
+        streamsPerConnection: s.streams,
+      };
+      await runH2load({ ...common, seconds: s.warmup });
+      const cpuBefore = server.cpuSeconds();
+      const unary = await runH2load({ ...common, seconds: s.duration, logFile: join(dir, `h2load-${kind}.log`) });
+      sample.unaryCpuUs = ((server.cpuSeconds() - cpuBefore) * 1e6) / Math.max(1, unary.succeeded);
+      sample.unaryRps = unary.requestsPerSecond;
+      sample.p50Ms = unary.p50;
+      sample.p99Ms = unary.p99;
+      const non2xx = unary.statusClasses['3xx']! + unary.statusClasses['4xx']! + unary.statusClasses['5xx']!;
+      if (unary.failed > 0 || unary.errored > 0 || non2xx > 0) {
+        result.problems.push(`h2load: ${unary.failed} failed, ${unary.errored} errored, ${non2xx} non-2xx responses`);
+      }
+      log(
+        `  ${kind}: unary ${unary.requestsPerSecond.toFixed(0)} req/s, p50 ${unary.p50.toFixed(2)} ms, p99 ${unary.p99.toFixed(2)} ms ` +
+          `(${unary.succeeded} succeeded), server CPU ${sample.unaryCpuUs.toFixed(1)} µs/request`,
+      );
+      await check(server, 'after unary load', result.problems);
     }
-    log(`  ${kind}: unary ${unary.requestsPerSecond.toFixed(0)} req/s, p50 ${unary.p50.toFixed(2)} ms, p99 ${unary.p99.toFixed(2)} ms (${unary.succeeded} succeeded)`);
-    await check(server, 'after unary load', result.problems);
-
-    const stream = await serverStreamRate(server.port, {
-      warmupSeconds: s.warmup,
-      seconds: s.streamDuration,
-      streams: s.streamCalls,
-      size: s.streamSize,
-    });
-    log(`  ${kind}: server streaming ${stream.perSecond.toFixed(0)} messages/s`);
-
-    const pingPong = await pingPongRate(server.port, { warmupSeconds: s.warmup, seconds: s.streamDuration });
-    log(`  ${kind}: ping-pong ${pingPong.perSecond.toFixed(0)} round trips/s`);
+    if (s.phases.has('stream')) {
+      const stream = await serverStreamRate(server.port, {
+        warmupSeconds: s.warmup,
+        seconds: s.streamDuration,
+        streams: s.streamCalls,
+        size: s.streamSize,
+        cpu: server.cpuSeconds,
+      });
+      sample.streamMps = stream.perSecond;
+      sample.streamCpuUs = ((stream.serverCpuSeconds ?? NaN) * 1e6) / stream.total;
+      log(`  ${kind}: server streaming ${stream.perSecond.toFixed(0)} messages/s, server CPU ${sample.streamCpuUs.toFixed(2)} µs/message`);
+    }
+    if (s.phases.has('pingpong')) {
+      const pingPong = await pingPongRate(server.port, { warmupSeconds: s.warmup, seconds: s.streamDuration, cpu: server.cpuSeconds });
+      sample.pingPongRtps = pingPong.perSecond;
+      sample.pingPongCpuUs = ((pingPong.serverCpuSeconds ?? NaN) * 1e6) / pingPong.total;
+      log(`  ${kind}: ping-pong ${pingPong.perSecond.toFixed(0)} round trips/s, server CPU ${sample.pingPongCpuUs.toFixed(1)} µs/round trip`);
+    }
     await check(server, 'after all load', result.problems);
-    return {
-      unaryRps: unary.requestsPerSecond,
-      p50Ms: unary.p50,
-      p99Ms: unary.p99,
-      streamMps: stream.perSecond,
-      pingPongRtps: pingPong.perSecond,
-    };
+    return sample;
   } finally {
     await server.stop();
   }
 }
 
-function median(values: number[]): number | undefined {
+function median(all: number[]): number | undefined {
+  const values = all.filter((v) => Number.isFinite(v));
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -230,7 +274,7 @@ async function main(): Promise<void> {
   for (const result of results) {
     log(`${result.kind}: memory`);
     try {
-      await measureMemory(result.kind, s, result);
+      if (s.phases.has('memory')) await measureMemory(result.kind, s, result);
     } catch (err) {
       result.problems.push(`memory: ${err instanceof Error ? err.message : String(err)}`);
       log(`  ${result.kind}: ${err instanceof Error ? err.message : String(err)}`);
@@ -242,7 +286,7 @@ async function main(): Promise<void> {
     for (const result of order) {
       if (result.error) continue;
       log(`${result.kind}: throughput, round ${round + 1} of ${s.rounds}`);
-      const profileDir = s.profile === result.kind && round === 0 ? join(dir, `profile-${result.kind}`) : undefined;
+      const profileDir = s.profile.has(result.kind) && round === 0 ? join(dir, `profile-${result.kind}`) : undefined;
       try {
         result.rounds.push(await measureThroughput(result.kind, s, dir, bodyFile, result, profileDir));
       } catch (err) {
@@ -258,11 +302,14 @@ async function main(): Promise<void> {
     r.p99Ms = median(r.rounds.map((x) => x.p99Ms));
     r.streamMps = median(r.rounds.map((x) => x.streamMps));
     r.pingPongRtps = median(r.rounds.map((x) => x.pingPongRtps));
+    r.unaryCpuUs = median(r.rounds.map((x) => x.unaryCpuUs));
+    r.streamCpuUs = median(r.rounds.map((x) => x.streamCpuUs));
+    r.pingPongCpuUs = median(r.rounds.map((x) => x.pingPongCpuUs));
   }
   const report = formatReport(results, machine, s, (Date.now() - started) / 1000, { before: loadBefore, after: loadavg()[0]! });
   process.stdout.write(report);
-  if (s.json) writeFileSync(s.json, JSON.stringify({ machine, settings: s, results }, null, 2));
-  if (!s.profile) rmSync(dir, { recursive: true, force: true });
+  if (s.json) writeFileSync(s.json, JSON.stringify({ machine, settings: { ...s, phases: [...s.phases], profile: [...s.profile] }, results }, null, 2));
+  if (s.profile.size === 0) rmSync(dir, { recursive: true, force: true });
   else log(`profiles kept in ${dir}`);
 }
 

@@ -78,7 +78,12 @@ export interface RateResult {
   /** Events per second over the measured window (after warm-up). */
   readonly perSecond: number;
   readonly total: number;
+  /** Server CPU seconds used during the measured window, when a reader was given. */
+  readonly serverCpuSeconds?: number;
 }
+
+/** Reads the server process's CPU seconds so far (see child.ts). */
+export type CpuReader = () => number;
 
 /**
  * Opens `streams` ServerStream calls asking for far more messages than can
@@ -87,7 +92,7 @@ export interface RateResult {
  */
 export async function serverStreamRate(
   port: number,
-  opts: { warmupSeconds: number; seconds: number; streams: number; size: number },
+  opts: { warmupSeconds: number; seconds: number; streams: number; size: number; cpu?: CpuReader },
 ): Promise<RateResult> {
   const session = await connect(port);
   try {
@@ -111,14 +116,16 @@ export async function serverStreamRate(
     }
     await sleep(opts.warmupSeconds * 1000);
     const startCount = received;
+    const startCpu = opts.cpu?.();
     const startTime = performance.now();
     await sleep(opts.seconds * 1000);
     const total = received - startCount;
+    const cpu = startCpu === undefined ? undefined : opts.cpu!() - startCpu;
     const elapsed = (performance.now() - startTime) / 1000;
     for (const stream of calls) stream.close(http2.constants.NGHTTP2_CANCEL);
     if (failure) throw failure;
     if (total === 0) throw new Error('ServerStream delivered no messages');
-    return { perSecond: total / elapsed, total };
+    return { perSecond: total / elapsed, total, ...(cpu === undefined ? {} : { serverCpuSeconds: cpu }) };
   } finally {
     await closeSession(session);
   }
@@ -128,7 +135,10 @@ export async function serverStreamRate(
  * One PingPong call: send a message, wait for the answer, repeat. Counts round
  * trips during the measured window, then half-closes and expects grpc-status 0.
  */
-export async function pingPongRate(port: number, opts: { warmupSeconds: number; seconds: number }): Promise<RateResult> {
+export async function pingPongRate(
+  port: number,
+  opts: { warmupSeconds: number; seconds: number; cpu?: CpuReader },
+): Promise<RateResult> {
   const session = await connect(port);
   try {
     const ping = frame(encodePayload({ body: bodyOf(SMALL_BODY_BYTES) }));
@@ -146,9 +156,11 @@ export async function pingPongRate(port: number, opts: { warmupSeconds: number; 
     stream.write(ping);
     await sleep(opts.warmupSeconds * 1000);
     const startTrips = trips;
+    const startCpu = opts.cpu?.();
     const startTime = performance.now();
     await sleep(opts.seconds * 1000);
     const total = trips - startTrips;
+    const cpu = startCpu === undefined ? undefined : opts.cpu!() - startCpu;
     const elapsed = (performance.now() - startTime) / 1000;
     stopping = true;
     stream.end();
@@ -156,7 +168,7 @@ export async function pingPongRate(port: number, opts: { warmupSeconds: number; 
     const code = await Promise.race([status, timeout]);
     if (code !== '0') throw new Error(`PingPong ended with grpc-status ${code}`);
     if (total === 0) throw new Error('PingPong made no round trips');
-    return { perSecond: total / elapsed, total };
+    return { perSecond: total / elapsed, total, ...(cpu === undefined ? {} : { serverCpuSeconds: cpu }) };
   } finally {
     await closeSession(session);
   }
