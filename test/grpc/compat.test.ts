@@ -232,6 +232,19 @@ async function callBidi(client: Client, messages: string[]): Promise<Outcome> {
   return { code: s.code, details: s.details, responses };
 }
 
+/** Sends bytes that are not a valid EchoRequest (field 1 with the undefined wire type 7). */
+function callMalformed(client: Client): Promise<Outcome> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      '/compat.test.Echo/UnaryEcho',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from([0x0f]),
+      (err) => resolve(err ? { code: err.code, details: '' } : { code: 0, details: '' }),
+    );
+  });
+}
+
 async function scenarios(client: Client): Promise<Record<string, Outcome>> {
   const md = new grpc.Metadata();
   md.set('x-custom', 'hello-md');
@@ -251,6 +264,8 @@ async function scenarios(client: Client): Promise<Record<string, Outcome>> {
     clientStreamError: await callClientStream(client, 'clientStream', [{ message: 'x' }, { message: 'fail' }]),
     clientStreamForAwait: await callClientStream(client, 'clientStreamForAwait', [{ count: 1 }, { count: 2 }, { count: 39 }]),
     bidi: await callBidi(client, ['one', 'two', 'three']),
+    malformedRequest: await callMalformed(client),
+    afterMalformed: await callUnary(client, 'unaryEcho', { message: 'still serving' }),
   };
 }
 
@@ -333,6 +348,8 @@ describe('grpc-js compatibility', () => {
     assert.equal(o['unaryServiceError']!.code, grpc.status.NOT_FOUND);
     assert.equal(o['unaryServiceError']!.details, 'no such thing');
     assert.equal(o['unimplemented']!.code, grpc.status.UNIMPLEMENTED);
+    assert.equal(o['malformedRequest']!.code, grpc.status.INTERNAL);
+    assert.equal((o['afterMalformed']!.response as EchoReply).message, 'echo: still serving');
     assert.equal(o['serverStream']!.responses!.length, 5);
     assert.deepEqual(o['serverStream']!.trailers, { 'x-stream-trailer': ['5'] });
     assert.equal(o['serverStreamError']!.code, grpc.status.FAILED_PRECONDITION);

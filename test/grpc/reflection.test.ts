@@ -300,4 +300,24 @@ describe('server reflection', () => {
     assert.equal(r.message_response, 'list_services_response');
     assert.equal((await s.end()).code, grpc.status.OK);
   });
+
+  it('ends a stream that sends a malformed request with INTERNAL and keeps serving', async () => {
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    clients.push(client);
+    const call = client.makeBidiStreamRequest(
+      '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
+    const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('error', () => undefined);
+    call.on('data', () => undefined);
+    call.write(Buffer.from([0x3a, 0x40, 0x01])); // field 7 claims 64 bytes, 1 follows
+    call.end();
+    assert.equal((await status).code, grpc.status.INTERNAL);
+    const s = session();
+    const r = await s.ask({ list_services: '' });
+    assert.equal(r.message_response, 'list_services_response');
+    await s.end();
+  });
 });
