@@ -145,7 +145,8 @@ describe('server reflection', () => {
     server.addService(greet.lookupService('greet.Greeter'), {
       sayHello: (req: { name: string }) => ({ message: `Hello ${req.name}` }),
     });
-    const shop = loadProtos(['shop/orders.proto', 'shop/tags.proto'], { includeDirs: [dir], keepCase: true });
+    // Loaded with protobufjs' default camelCase field names: reflection must still report the names in the .proto.
+    const shop = loadProtos(['shop/orders.proto', 'shop/tags.proto'], { includeDirs: [dir] });
     server.addService(shop.lookupService('shop.orders.Orders'), {
       get: (req: { id: string }) => ({ id: req.id, total: { currency: 'EUR', units: 12 }, text: 'thanks' }),
     });
@@ -232,6 +233,7 @@ describe('server reflection', () => {
       const audit = registry.getMessage('shop.common.Audit');
       assert.ok(audit);
       assert.equal(audit.field['totalsByRegion']?.fieldKind, 'map');
+      assert.equal(audit.field['totalsByRegion']?.name, 'totals_by_region');
       assert.equal(registry.getMessage('shop.orders.Order')?.oneofs[0]?.name, 'note');
     }
     const nested = filesOf(await s.ask({ file_containing_symbol: 'shop.common.Audit.Level' }));

@@ -3,7 +3,7 @@
  * .proto file the root was loaded from, with fully-qualified type names and
  * the dependency list filled in, so reflection clients can rebuild the types.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import 'protobufjs/ext/descriptor.js';
@@ -69,15 +69,46 @@ export function fileDescriptorsForService(
   service: protobuf.Service,
   options: ProtobufjsDescriptorOptions = {},
 ): Uint8Array[] {
-  const files = filesOfRoot(service.root, options);
-  const start = fileNameOf(service, fileNamesFor(service.root, options));
+  const root = exactRoot(service.root);
+  const found = root === service.root ? service : root.lookup(service.fullName);
+  const target = found instanceof protobuf.Service ? found : service;
+  const files = filesOfRoot(target.root, options);
+  const start = fileNameOf(target, fileNamesFor(target.root, options));
   return closure(files, [start]);
 }
 
 /** Serialized FileDescriptorProtos for every file of a protobufjs Root. */
 export function fileDescriptorsForRoot(root: protobuf.Root, options: ProtobufjsDescriptorOptions = {}): Uint8Array[] {
-  const files = filesOfRoot(root, options);
+  const files = filesOfRoot(exactRoot(root), options);
   return closure(files, [...files.keys()]);
+}
+
+const exactRoots = new WeakMap<protobuf.Root, protobuf.Root>();
+
+/**
+ * Roots loaded without keepCase hold camelCased field names; descriptors must
+ * carry the names written in the .proto. So the files are read again, names
+ * kept, with the root's own import resolution. A root not loaded from files
+ * (or whose files are gone) is used as it is.
+ */
+function exactRoot(root: protobuf.Root): protobuf.Root {
+  let exact = exactRoots.get(root);
+  if (exact) return exact;
+  exact = root;
+  const files = root.files.filter((f) => path.isAbsolute(f) && existsSync(f));
+  if (files.length > 0) {
+    try {
+      const copy = new protobuf.Root();
+      copy.resolvePath = root.resolvePath;
+      copy.loadSync(files, { keepCase: true });
+      copy.resolveAll();
+      exact = copy;
+    } catch {
+      exact = root;
+    }
+  }
+  exactRoots.set(root, exact);
+  return exact;
 }
 
 function closure(files: Map<string, BuiltFile>, start: string[]): Uint8Array[] {
