@@ -256,7 +256,6 @@ function bidi(impl: Impl): BidiStreamingHandler {
   };
 }
 
-
 // server.addService(grpcJsDefinition, implementation) compiles through this module.
 setGrpcJsServiceAdapter((definition, implementation) =>
   adaptGrpcJsService(definition as unknown as GrpcJsServiceDefinition, implementation as GrpcJsImplementation),
