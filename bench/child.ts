@@ -12,8 +12,10 @@ export interface ServerProcess {
   rssKiB(): number;
   /** CPU time (user + system, all threads) the server process has used so far, in seconds. */
   cpuSeconds(): number;
-  /** Asks the server process to run a full garbage collection; resolves when done. */
-  gc(): Promise<void>;
+  /** Asks the server process to run a full garbage collection; resolves with its heap use afterwards (bytes). */
+  gc(): Promise<{ heapUsed: number; external: number }>;
+  /** Writes a V8 heap snapshot of the server process to `file`. */
+  heapSnapshot(file: string): Promise<string>;
   /** Closes the server and waits for the process to exit (it writes its CPU profile, if any, on exit). */
   stop(): Promise<void>;
 }
@@ -45,7 +47,11 @@ export function readCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
-type ChildMessage = { type: 'ready'; port: number } | { type: 'failed'; message: string } | { type: 'gc-done' };
+type ChildMessage =
+  | { type: 'ready'; port: number }
+  | { type: 'failed'; message: string }
+  | { type: 'gc-done'; heapUsed: number; external: number }
+  | { type: 'snapshot-done'; file: string };
 
 export function spawnServer(kind: ServerKind, options: SpawnOptions = {}): Promise<ServerProcess> {
   const execArgv = ['--expose-gc'];
@@ -76,15 +82,26 @@ export function spawnServer(kind: ServerKind, options: SpawnOptions = {}): Promi
           rssKiB: () => readRssKiB(pid),
           cpuSeconds: () => readCpuSeconds(pid),
           gc: () =>
-            new Promise<void>((done) => {
+            new Promise<{ heapUsed: number; external: number }>((done) => {
               const onGc = (m: ChildMessage): void => {
                 if (m.type === 'gc-done') {
                   child.off('message', onGc);
-                  done();
+                  done({ heapUsed: m.heapUsed, external: m.external });
                 }
               };
               child.on('message', onGc);
               child.send('gc');
+            }),
+          heapSnapshot: (file: string) =>
+            new Promise<string>((done) => {
+              const onSnap = (m: ChildMessage): void => {
+                if (m.type === 'snapshot-done') {
+                  child.off('message', onSnap);
+                  done(m.file);
+                }
+              };
+              child.on('message', onSnap);
+              child.send({ type: 'snapshot', file });
             }),
           async stop() {
             if (child.exitCode !== null || child.signalCode !== null) return;

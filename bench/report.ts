@@ -1,5 +1,6 @@
 /** Formats the benchmark results: absolute numbers, ratios against the peers, and the targets. */
 import type { Machine } from './machine.js';
+import type { HeapKind } from './heap.js';
 import type { FrameSummary } from './profile.js';
 import type { ServerKind } from './servers/types.js';
 
@@ -12,6 +13,10 @@ export interface ServerResult {
   pingPongRtps?: number;
   rssIdleKiB?: number;
   rssHeldKiB?: number;
+  /** V8 heap in use after a full GC, idle and with the streams open. */
+  heapIdleKiB?: number;
+  heapHeldKiB?: number;
+  heapGrowth?: { streams: number; kinds: HeapKind[] };
   /** Server CPU time per unary request, per streamed message and per ping-pong round trip, in microseconds. */
   unaryCpuUs?: number;
   streamCpuUs?: number;
@@ -114,7 +119,7 @@ export function formatReport(
     `RSS with ${s.hold} open bidi streams. Total ${seconds.toFixed(0)} s.\n\n`;
 
   out += table(
-    ['server', 'unary req/s', 'p50 ms', 'p99 ms', 'stream msg/s', 'ping-pong rt/s', 'RSS idle MiB', `RSS ${s.hold} streams MiB`],
+    ['server', 'unary req/s', 'p50 ms', 'p99 ms', 'stream msg/s', 'ping-pong rt/s', 'RSS idle MiB', `RSS ${s.hold} streams MiB`, 'heap idle/streams MiB'],
     results.map((r) => [
       r.kind,
       num(r.unaryRps),
@@ -124,6 +129,7 @@ export function formatReport(
       num(r.pingPongRtps),
       mib(r.rssIdleKiB),
       mib(r.rssHeldKiB),
+      `${mib(r.heapIdleKiB)} / ${mib(r.heapHeldKiB)}`,
     ]),
   );
   out += '\n';
@@ -165,6 +171,14 @@ export function formatReport(
     }
   } else {
     out += '\nEvery server answered every checked call with grpc-status 0 before and after the load; h2load saw only 2xx.\n';
+  }
+  for (const r of results) {
+    if (!r.heapGrowth) continue;
+    out += `\nHeap growth of ${r.kind} from idle to ${r.heapGrowth.streams} open streams (self sizes, after GC):\n`;
+    for (const k of r.heapGrowth.kinds) {
+      const per = (k.bytes / r.heapGrowth.streams).toFixed(0).padStart(6);
+      out += `  ${(k.bytes / 1024).toFixed(0).padStart(7)} KiB ${per} B/stream ${String(k.count).padStart(7)} objects  ${k.kind}\n`;
+    }
   }
   for (const r of results) {
     if (!r.profile) continue;

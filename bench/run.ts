@@ -18,6 +18,7 @@ import { checkServer } from './clients/check.js';
 import { holdStreams, pingPongRate, serverStreamRate } from './clients/raw.js';
 import { ensureH2load, runH2load } from './h2load.js';
 import { describeMachine } from './machine.js';
+import { heapGrowth } from './heap.js';
 import { summariseByArea, summariseProfile } from './profile.js';
 import { formatReport, type ServerResult } from './report.js';
 import { PATHS, SMALL_BODY_BYTES, bodyOf, encodePayload, frame } from './schema.js';
@@ -40,6 +41,7 @@ const HELP = `usage: npm run bench -- [options]
   --servers <list>        comma-separated subset of ${SERVER_KINDS.join(',')}
   --phases <list>         comma-separated subset of ${PHASES.join(',')} (default all)
   --profile <list>        write CPU profiles of these servers' first load round and summarise them
+  --heap <list>           heap snapshots of these servers, idle and with the streams open; prints what grew
   --json <file>           also write the results as JSON
 `;
 
@@ -57,6 +59,7 @@ interface Settings {
   servers: ServerKind[];
   phases: Set<Phase>;
   profile: Set<ServerKind>;
+  heap: Set<ServerKind>;
   json: string | undefined;
 }
 
@@ -84,6 +87,7 @@ function settingsFrom(argv: string[]): Settings | undefined {
       servers: { type: 'string' },
       phases: { type: 'string' },
       profile: { type: 'string' },
+      heap: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -109,6 +113,13 @@ function settingsFrom(argv: string[]): Settings | undefined {
       .filter(Boolean) as ServerKind[],
   );
   for (const p of profile) if (!SERVER_KINDS.includes(p)) throw new Error(`unknown server "${p}"`);
+  const heap = new Set(
+    (values.heap ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean) as ServerKind[],
+  );
+  for (const p of heap) if (!SERVER_KINDS.includes(p)) throw new Error(`unknown server "${p}"`);
   return {
     quick,
     rounds: Math.round(positive('rounds', values.rounds, quick ? 1 : 3)),
@@ -123,6 +134,7 @@ function settingsFrom(argv: string[]): Settings | undefined {
     servers,
     phases,
     profile,
+    heap,
     json: values.json,
   };
 }
@@ -139,21 +151,32 @@ async function check(server: ServerProcess, when: string, problems: string[]): P
   log(`  ${server.kind}: ${result.calls} checked calls ${when}: ${result.ok ? 'grpc-status OK' : result.problems.join('; ')}`);
 }
 
-async function measureMemory(kind: ServerKind, s: Settings, result: ServerResult): Promise<void> {
+async function measureMemory(kind: ServerKind, s: Settings, result: ServerResult, dir: string): Promise<void> {
+  const snapshots = s.heap.has(kind);
   const server = await spawnServer(kind);
   try {
     await check(server, 'before holding streams', result.problems);
-    await server.gc();
+    const idleHeap = await server.gc();
     await sleep(200);
     result.rssIdleKiB = server.rssKiB();
+    result.heapIdleKiB = idleHeap.heapUsed / 1024;
+    const idleSnapshot = snapshots ? await server.heapSnapshot(join(dir, `heap-${kind}-idle.heapsnapshot`)) : undefined;
     const held = await holdStreams(server.port, { count: s.hold, perConnection: 100, timeoutMs: 30000 });
     await sleep(500);
-    await server.gc();
+    const heldHeap = await server.gc();
     await sleep(200);
     result.rssHeldKiB = server.rssKiB();
+    result.heapHeldKiB = heldHeap.heapUsed / 1024;
+    if (idleSnapshot) {
+      const heldSnapshot = await server.heapSnapshot(join(dir, `heap-${kind}-streams.heapsnapshot`));
+      result.heapGrowth = { streams: s.hold, kinds: heapGrowth(idleSnapshot, heldSnapshot) };
+    }
     const released = await held.release();
     if (released.failed > 0) result.problems.push(`${released.failed} of ${held.count} held streams did not end with grpc-status 0`);
-    log(`  ${kind}: RSS idle ${(result.rssIdleKiB / 1024).toFixed(1)} MiB, with ${held.count} open streams ${(result.rssHeldKiB / 1024).toFixed(1)} MiB`);
+    log(
+      `  ${kind}: RSS idle ${(result.rssIdleKiB / 1024).toFixed(1)} MiB (JS heap ${(result.heapIdleKiB / 1024).toFixed(1)} MiB), ` +
+        `with ${held.count} open streams ${(result.rssHeldKiB / 1024).toFixed(1)} MiB (JS heap ${(result.heapHeldKiB / 1024).toFixed(1)} MiB)`,
+    );
   } finally {
     await server.stop();
   }
@@ -274,7 +297,7 @@ async function main(): Promise<void> {
   for (const result of results) {
     log(`${result.kind}: memory`);
     try {
-      if (s.phases.has('memory')) await measureMemory(result.kind, s, result);
+      if (s.phases.has('memory')) await measureMemory(result.kind, s, result, dir);
     } catch (err) {
       result.problems.push(`memory: ${err instanceof Error ? err.message : String(err)}`);
       log(`  ${result.kind}: ${err instanceof Error ? err.message : String(err)}`);
@@ -308,8 +331,8 @@ async function main(): Promise<void> {
   }
   const report = formatReport(results, machine, s, (Date.now() - started) / 1000, { before: loadBefore, after: loadavg()[0]! });
   process.stdout.write(report);
-  if (s.json) writeFileSync(s.json, JSON.stringify({ machine, settings: { ...s, phases: [...s.phases], profile: [...s.profile] }, results }, null, 2));
-  if (s.profile.size === 0) rmSync(dir, { recursive: true, force: true });
+  if (s.json) writeFileSync(s.json, JSON.stringify({ machine, settings: { ...s, phases: [...s.phases], profile: [...s.profile], heap: [...s.heap] }, results }, null, 2));
+  if (s.profile.size === 0 && s.heap.size === 0) rmSync(dir, { recursive: true, force: true });
   else log(`profiles kept in ${dir}`);
 }
 

@@ -3,11 +3,17 @@
  * talks to the parent over IPC, so each server's memory is its own process's.
  *   node dist/bench/server-main.js <ours|grpc-js|connect|bare>
  * Messages: child → parent {type:'ready', port} | {type:'failed', message};
- * parent → child 'gc' (answered with {type:'gc-done'}) and 'stop'.
+ * parent → child 'gc' (answered with {type:'gc-done', heapUsed, external}),
+ * {type:'snapshot', file} (a heap snapshot; answered with {type:'snapshot-done', file}) and 'stop'.
  */
+import { writeHeapSnapshot } from 'node:v8';
 import type { ServerKind, StartedServer } from './servers/types.js';
 
-type ChildMessage = { type: 'ready'; port: number } | { type: 'failed'; message: string } | { type: 'gc-done' };
+type ChildMessage =
+  | { type: 'ready'; port: number }
+  | { type: 'failed'; message: string }
+  | { type: 'gc-done'; heapUsed: number; external: number }
+  | { type: 'snapshot-done'; file: string };
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -41,10 +47,15 @@ async function main(): Promise<void> {
   };
   process.on('message', (message: unknown) => {
     if (message === 'stop') void stop();
+    else if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'snapshot') {
+      const file = writeHeapSnapshot((message as { file: string }).file);
+      send({ type: 'snapshot-done', file });
+    }
     else if (message === 'gc') {
       const gc = (globalThis as { gc?: () => void }).gc;
       gc?.();
-      send({ type: 'gc-done' });
+      const usage = process.memoryUsage();
+      send({ type: 'gc-done', heapUsed: usage.heapUsed, external: usage.external });
     }
   });
   process.on('disconnect', () => void stop());
