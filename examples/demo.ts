@@ -6,8 +6,10 @@
  *   PORT=5000        port to serve (0 picks a free one)
  *   BACKEND=auto     auto | httpsys | node
  *   URLS=...         comma-separated URL prefixes, instead of the default for the backend
+ *                    (e.g. https://localhost:5001/; on Http.sys bind its certificate with netsh first)
+ *   TLS_CERT, TLS_KEY  PEM files for https:// prefixes on the portable backend
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +25,9 @@ import {
   type CallContext,
   type Handler,
   type RequestQueue,
+  type TlsOptions,
 } from '../src/index.js';
-import { probeGrpcH2c, probeGrpcHttp1, probeHttp1, probeWebSocket, type ProbeResult } from './probes.js';
+import { probeGrpcHttp1, probeGrpcHttp2, probeHttp1, probeWebSocket, type ProbeResult } from './probes.js';
 
 interface HelloRequest {
   name: string;
@@ -90,28 +93,27 @@ async function openQueue(): Promise<RequestQueue> {
   const requested = (process.env['BACKEND'] ?? 'auto') as 'auto' | BackendName;
   if (!['auto', 'httpsys', 'node'].includes(requested)) throw new Error(`BACKEND must be auto, httpsys or node, not ${JSON.stringify(requested)}`);
   const urls = process.env['URLS']?.split(',').map((u) => u.trim()).filter(Boolean) ?? defaultUrls(requested, port);
+  const certFile = process.env['TLS_CERT'];
+  const keyFile = process.env['TLS_KEY'];
+  const tls: TlsOptions | undefined = certFile && keyFile ? { cert: readFileSync(certFile), key: readFileSync(keyFile) } : undefined;
   try {
-    return await createRequestQueue({ urls, backend: requested });
+    return await createRequestQueue({ urls, backend: requested, ...(tls ? { tls } : {}) });
   } catch (error) {
-    if (requested !== 'auto' || process.platform !== 'win32') throw error;
+    if (requested !== 'auto' || process.platform !== 'win32' || process.env['URLS']) throw error;
     console.warn(`Http.sys is not available (${(error as Error).message}); using the portable backend instead.`);
     return createRequestQueue({ urls: defaultUrls('node', port), backend: 'node' });
   }
 }
 
-/** The port a prefix ended up on (the portable backend fills in a port 0). */
-function portOf(prefix: string): number {
-  return parseUrlPrefix(prefix, { allowPortZero: true }).port;
-}
-
-function clientSnippet(target: string, protoFile: string): string {
+function clientSnippet(target: string, protoFile: string, secure: boolean): string {
+  const credentials = secure ? 'grpc.credentials.createSsl()' : 'grpc.credentials.createInsecure()';
   return [
     "import * as grpc from '@grpc/grpc-js';",
     "import * as protoLoader from '@grpc/proto-loader';",
     '',
     `const definition = protoLoader.loadSync(${JSON.stringify(protoFile)});`,
     'const { greet } = grpc.loadPackageDefinition(definition);',
-    `const client = new greet.Greeter(${JSON.stringify(target)}, grpc.credentials.createInsecure());`,
+    `const client = new greet.Greeter(${JSON.stringify(target)}, ${credentials});`,
     '',
     "client.sayHello({ name: 'World' }, (err, reply) => console.log(err ?? reply.message));",
     "client.sayHellos({ name: 'World', count: 3 }).on('data', (reply) => console.log(reply.message));",
@@ -125,25 +127,33 @@ async function main(): Promise<void> {
   queue.serve(webSocketHandler((ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })), { path: '/ws' }));
   queue.serve(landingPage(server));
 
-  const port = portOf(queue.urls[0]!);
-  const origin = `http://localhost:${port}`;
+  const prefix = parseUrlPrefix(queue.urls[0]!, { allowPortZero: true });
+  const port = prefix.port;
+  const secure = prefix.scheme === 'https';
+  const origin = `${prefix.scheme}://localhost:${port}`;
   const backendText = queue.backend === 'httpsys' ? 'Http.sys (kernel HTTP stack)' : 'portable (Node http/http2)';
   console.log(`httpsys-grpc demo on the ${backendText} backend`);
   console.log(`Listening on ${origin}/  (URL prefixes: ${queue.urls.join(', ')})`);
   console.log(`Services: ${server.services().map((s) => s.name).join(', ')}`);
 
   const probes: ProbeResult[] = await Promise.all([
-    probeGrpcH2c(origin),
+    probeGrpcHttp2(origin),
     probeGrpcHttp1(origin),
     probeHttp1(origin, '/'),
-    probeWebSocket(`ws://localhost:${port}/ws`),
+    probeWebSocket(`${secure ? 'wss' : 'ws'}://localhost:${port}/ws`),
   ]);
   console.log('Protocols (checked just now with real requests):');
   for (const p of probes) console.log(`  ${p.ok ? 'live    ' : 'not live'}  ${p.name}${p.ok ? '' : ` (${p.detail})`}`);
+  if (queue.backend === 'httpsys' && !secure) {
+    console.log(
+      '  Http.sys speaks HTTP/2 only over TLS, and sends trailers only on HTTP/2: for native gRPC serve an https:// prefix\n' +
+        '  with a certificate bound by netsh (e.g. URLS=https://localhost:5001/).',
+    );
+  }
 
   const protoFile = path.join(protoDir(), 'greet.proto');
   console.log('\nCall it from Node with @grpc/grpc-js (npm install @grpc/grpc-js @grpc/proto-loader):\n');
-  console.log(clientSnippet(`localhost:${port}`, protoFile).replace(/^/gm, '    '));
+  console.log(clientSnippet(`localhost:${port}`, protoFile, secure).replace(/^/gm, '    '));
   console.log(`\nOr run the bundled client: node dist/examples/client.js localhost:${port}`);
   console.log('Press Ctrl+C to stop.');
 

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import WebSocket from 'ws';
 
 export interface ProbeResult {
@@ -14,6 +15,14 @@ export interface ProbeResult {
 }
 
 const TIMEOUT_MS = 3000;
+
+function agentFor(origin: string): http.Agent {
+  return origin.startsWith('https:') ? new https.Agent({ keepAlive: false, rejectUnauthorized: false }) : new http.Agent({ keepAlive: false });
+}
+
+function requestFor(origin: string): typeof http.request {
+  return origin.startsWith('https:') ? https.request : http.request;
+}
 /** An empty, uncompressed gRPC message: the HealthCheckRequest for the server as a whole. */
 const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
 const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
@@ -34,11 +43,13 @@ function withTimeout<T>(run: (done: (value: T) => void) => () => void, onTimeout
   });
 }
 
-/** gRPC health check over HTTP/2 with prior knowledge (h2c). */
-export function probeGrpcH2c(origin: string): Promise<ProbeResult> {
-  const name = 'gRPC over HTTP/2 cleartext (h2c)';
+/** gRPC health check over HTTP/2: prior knowledge (h2c) for http://, ALPN h2 for https://. */
+export function probeGrpcHttp2(origin: string): Promise<ProbeResult> {
+  const secure = origin.startsWith('https:');
+  const name = secure ? 'gRPC over HTTP/2 (TLS, h2)' : 'gRPC over HTTP/2 cleartext (h2c)';
   return withTimeout<ProbeResult>((done) => {
-    const session = http2.connect(origin);
+    // The demo checks itself: a self-signed certificate is fine here.
+    const session = http2.connect(origin, secure ? { rejectUnauthorized: false } : {});
     session.on('error', (e) => done({ name, ok: false, detail: e.message }));
     const stream = session.request({
       ':method': 'POST',
@@ -66,9 +77,10 @@ export function probeGrpcH2c(origin: string): Promise<ProbeResult> {
 /** gRPC health check over HTTP/1.1 (chunked body, status in trailers). */
 export function probeGrpcHttp1(origin: string): Promise<ProbeResult> {
   const name = 'gRPC over HTTP/1.1 (chunked, trailers)';
+  // (An https:// origin negotiates HTTP/1.1 here: node's https client offers no h2.)
   return withTimeout<ProbeResult>((done) => {
-    const agent = new http.Agent({ keepAlive: false });
-    const req = http.request(new URL(HEALTH_CHECK, origin), {
+    const agent = agentFor(origin);
+    const req = requestFor(origin)(new URL(HEALTH_CHECK, origin), {
       method: 'POST',
       agent,
       headers: { 'content-type': 'application/grpc', te: 'trailers' },
@@ -93,11 +105,12 @@ export function probeGrpcHttp1(origin: string): Promise<ProbeResult> {
 export function probeHttp1(origin: string, path = '/'): Promise<ProbeResult> {
   const name = `HTTP/1.1 (GET ${path})`;
   return withTimeout<ProbeResult>((done) => {
-    const agent = new http.Agent({ keepAlive: false });
-    const req = http.get(new URL(path, origin), { agent }, (res) => {
+    const agent = agentFor(origin);
+    const req = requestFor(origin)(new URL(path, origin), { agent }, (res) => {
       res.resume();
       res.on('end', () => done({ name, ok: res.statusCode === 200, detail: `HTTP ${res.statusCode}` }));
     });
+    req.end();
     req.on('error', (e) => done({ name, ok: false, detail: e.message }));
     return () => {
       req.destroy();
@@ -110,7 +123,7 @@ export function probeHttp1(origin: string, path = '/'): Promise<ProbeResult> {
 export function probeWebSocket(url: string): Promise<ProbeResult> {
   const name = `WebSocket (${url}, echo)`;
   return withTimeout<ProbeResult>((done) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { rejectUnauthorized: false });
     ws.on('open', () => ws.send('ping'));
     ws.on('message', (data) => {
       const text = Buffer.isBuffer(data) ? data.toString() : String(data);
