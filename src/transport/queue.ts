@@ -13,6 +13,7 @@ import type {
   BackendQueue,
   CloseOptions,
   Handler,
+  HostFacts,
   Logger,
   QueueStats,
   RequestQueue,
@@ -139,6 +140,10 @@ class Queue implements RequestQueue {
     await this.inner.removeUrl(url);
   }
 
+  get hostFacts(): HostFacts {
+    return { backend: this.backend, ...(this.inner.hostFacts?.() ?? {}) };
+  }
+
   stats(): QueueStats {
     const connections = this.inner.connectionCount?.();
     return connections === undefined ? { inFlight: this.running.size } : { inFlight: this.running.size, connections };
@@ -149,9 +154,14 @@ class Queue implements RequestQueue {
     const context: ExchangeContext = this.closing
       ? { ...this.context, handlers: [() => plainResponse(503, undefined, true)] }
       : this.context;
-    const entry: Running = { exchange, done: runExchange(exchange, context) };
+    // Counted before the handlers run, so a handler sees itself in stats().
+    let finish!: () => void;
+    const entry: Running = { exchange, done: new Promise<void>((resolve) => (finish = resolve)) };
     this.running.add(entry);
-    void entry.done.then(() => this.running.delete(entry));
+    void runExchange(exchange, context).then(() => {
+      this.running.delete(entry);
+      finish();
+    });
   }
 
   close(options: CloseOptions = {}): Promise<void> {

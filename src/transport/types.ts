@@ -224,7 +224,16 @@ export interface RequestQueue {
   /** Stop taking requests, let in-flight ones finish until the deadline, then abort them. Resolves when all is released. */
   close(options?: CloseOptions): Promise<void>;
   stats(): QueueStats;
+  /**
+   * What the host behind this queue can do beyond one exchange (e.g. `h2c`,
+   * `clientAbortSignal`, `unmatchedUrl404`), as the backend reports it. Tests
+   * and diagnostics use it to skip what a host cannot do, with the reason.
+   */
+  readonly hostFacts: HostFacts;
 }
+
+/** Named facts about a backend's host; see RequestQueue.hostFacts. */
+export type HostFacts = Readonly<Record<string, string | number | boolean>>;
 
 // ---------------------------------------------------------------------------
 // Backend interface (internal): what a backend gives the shared exchange runner.
@@ -268,6 +277,8 @@ export interface BackendQueue {
   destroy(): Promise<void>;
   /** Open client connections, where the backend can count them. */
   connectionCount?(): number;
+  /** Facts about the host (see RequestQueue.hostFacts). */
+  hostFacts?(): HostFacts;
 }
 
 export interface BackendOpenOptions extends RequestQueueOptions {

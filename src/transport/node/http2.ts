@@ -22,6 +22,20 @@ function toH2Headers(status: number | undefined, headers: RawHeaders): OutgoingH
   return out;
 }
 
+/**
+ * RST_STREAM with `code`, and no END_STREAM before it. Http2Stream.close() ends
+ * the writable side first, and node flushes queued DATA before the RST_STREAM:
+ * with body bytes still queued the client would see END_STREAM (a complete
+ * response) and ignore the reset. Marking the writable side as ending skips
+ * that end(), so queued bytes go out and the RST_STREAM follows them.
+ */
+function resetStream(stream: ServerHttp2Stream, code: number): void {
+  if (stream.closed || stream.destroyed) return;
+  const state = (stream as unknown as { _writableState?: { ending: boolean } })._writableState;
+  if (code !== NGHTTP2_NO_ERROR && state && !state.ending) state.ending = true;
+  stream.close(code);
+}
+
 function headerListSize(flat: readonly string[]): number {
   let size = 0;
   for (let i = 0; i + 1 < flat.length; i += 2) size += flat[i]!.length + flat[i + 1]!.length + 32;
@@ -118,6 +132,7 @@ export function handleHttp2Stream(
         stream.once('wantTrailers', () => {
           try {
             stream.sendTrailers(toH2Headers(undefined, trailers ?? []));
+            closeUnreadBody();
           } catch {
             stream.destroy();
           }
@@ -126,14 +141,14 @@ export function handleHttp2Stream(
       return new Promise<void>((resolve) => {
         stream.once('close', () => resolve());
         stream.end(() => {
-          closeUnreadBody();
+          if (!waitingForTrailers) closeUnreadBody();
           resolve();
         });
       });
     },
     reset(code) {
       serverReset = true;
-      if (!stream.closed && !stream.destroyed) stream.close(code);
+      resetStream(stream, code);
     },
     upgrade() {
       return Promise.reject(new Error('HTTP/2 exchanges cannot be upgraded'));
@@ -141,6 +156,7 @@ export function handleHttp2Stream(
   };
   // After a complete response, a body the handler never read is refused with RST_STREAM(NO_ERROR).
   function closeUnreadBody(): void {
+    if (stream.endAfterHeaders) return; // the request had no body
     if (!body.complete && !stream.readableEnded && !stream.closed) {
       setImmediate(() => {
         if (!stream.readableEnded && !stream.closed) stream.close(NGHTTP2_NO_ERROR);
@@ -171,7 +187,7 @@ export function handleHttp2Stream(
     response: sink,
     abort(reason) {
       abort(reason instanceof Error ? reason : new ExchangeAbortedError(String(reason)));
-      if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      resetStream(stream, NGHTTP2_CANCEL);
     },
   };
   route.deliver(exchange);

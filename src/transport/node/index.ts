@@ -7,10 +7,28 @@
  */
 import { BackendUnavailableError } from '../errors.js';
 import { formatUrlPrefix, parseUrlPrefix, samePrefix, type UrlPrefix } from '../prefix.js';
-import type { BackendExchange, BackendOpenOptions, BackendQueue } from '../types.js';
+import type { BackendExchange, BackendOpenOptions, BackendQueue, HostFacts } from '../types.js';
 import { acquireListener, type Listener, type RouteEntry } from './listener.js';
 
 const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
+
+/** What the portable backend can do on any host. */
+const NODE_HOST_FACTS: HostFacts = {
+  /** HTTP/2 with prior knowledge on cleartext ports. */
+  h2c: true,
+  /** https:// prefixes (with the tls option), h2 by ALPN. */
+  tls: true,
+  /** The request signal fires when the client disconnects. */
+  clientAbortSignal: true,
+  /** Request bodies with Transfer-Encoding: chunked. */
+  chunkedRequestBodies: true,
+  /** URLs no prefix matches get 404. */
+  unmatchedUrl404: true,
+  /** HTTP/1.1 accepts only the methods Node's parser knows (HTTP/2 accepts any token). */
+  arbitraryMethodsHttp1: false,
+  /** Port 0 in a prefix picks a free port. */
+  portZero: true,
+};
 
 interface Registration {
   readonly given: string;
@@ -119,6 +137,10 @@ class NodeQueue implements BackendQueue {
     this.accepting = false;
     await Promise.all([...this.listeners].map((l) => l.release(this)));
     this.listeners.clear();
+  }
+
+  hostFacts(): HostFacts {
+    return NODE_HOST_FACTS;
   }
 
   connectionCount(): number {

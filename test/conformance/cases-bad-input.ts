@@ -1,0 +1,198 @@
+/**
+ * Bad input: malformed requests, oversized headers, bodies over the limit,
+ * abrupt disconnects and throwing handlers. Each gets a precise answer or a
+ * clean reset, is logged at most once, leaks nothing, and the server keeps serving.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import { endpointOf, type CaseContext } from './case-context.js';
+import { generatedBody, h1, h1Json, h2, h2Connect, raw } from './clients.js';
+import { newTag, settledStats, waitEvent } from './cases-streams.js';
+import { fact, need } from './skip.js';
+
+const MiB = 1024 * 1024;
+const NO_H2C = 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)';
+
+interface Logged {
+  logged: { errors: number; warns: number } | null;
+}
+
+async function logged(port: number, path = '/conf/stats'): Promise<{ errors: number; warns: number }> {
+  const s = await h1Json<Logged>(port, path);
+  return s.logged ?? { errors: 0, warns: 0 };
+}
+
+async function stillServing(port: number, path = '/conf/caps'): Promise<void> {
+  const r = await h1({ port, path });
+  assert.equal(r.status, 200, 'the server keeps serving');
+}
+
+export function registerBadInputCases(ctx: CaseContext): void {
+  test('malformed HTTP/1.1 requests get 400 and the connection closes', async () => {
+    const before = await logged(ctx.port());
+    const cases = [
+      'GARBAGE\r\n\r\n',
+      `GET /conf/caps HTTP/1.1\r\nHost: 127.0.0.1\r\nthis line has no colon\r\n\r\n`,
+      `GET /conf/caps HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Name: x\r\n\r\n`,
+      `POST /conf/sink HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n`,
+      `POST /conf/sink HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello`,
+    ];
+    for (const request of cases) {
+      const answer = await raw(ctx.port(), request);
+      assert.match(answer, /^HTTP\/1\.[01] 400 /, `answer to ${JSON.stringify(request.slice(0, 40))}: ${JSON.stringify(answer.slice(0, 80))}`);
+    }
+    const after = await logged(ctx.port());
+    assert.ok(after.errors === before.errors, 'malformed requests are not handler errors');
+    assert.ok(after.warns - before.warns <= cases.length, 'each malformed request is logged at most once');
+    await stillServing(ctx.port());
+    await settledStats(ctx.port());
+  });
+
+  test('oversized request headers get 431', async (t) => {
+    const caps = ctx.caps();
+    const limit = caps.limits.maxHeaderBytes ?? 64 * 1024;
+    const big = 'v'.repeat(limit + 1024);
+    const answer = await raw(ctx.port(), `GET /conf/caps HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${big}\r\n\r\n`);
+    assert.match(answer, /^HTTP\/1\.[01] 431 /, JSON.stringify(answer.slice(0, 80)));
+    await stillServing(ctx.port());
+    if (!need(t, fact(caps, 'h2c'), NO_H2C)) return;
+    const session = await h2Connect(ctx.port());
+    try {
+      const r = await h2(session, { ':path': '/conf/caps', 'x-big': big });
+      assert.ok(r.status === 431 || r.rstCode !== 0, `HTTP/2 answer: status ${r.status}, reset ${r.rstCode}`);
+      if (r.status !== 0) assert.equal(r.status, 431);
+    } finally {
+      session.destroy();
+    }
+    await settledStats(ctx.port());
+  });
+
+  test('request bodies over the configured limit get 413', async (t) => {
+    const server = await ctx.target.start(['http://+:0/lim/'], { maxRequestBodyBytes: MiB });
+    try {
+      const e = endpointOf(server.ready.urls[0]!);
+      const port = e.port;
+      // Declared too large: refused before the body is read.
+      const declared = await raw(port, `PUT /lim/sink HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${2 * MiB}\r\n\r\n`, {
+        stopWhen: /\r\n\r\n[\s\S]*\n/,
+      });
+      assert.match(declared, /^HTTP\/1\.1 413 /);
+      // Exactly at the limit is fine.
+      const atLimit = await h1Json<{ bytes: number }>(port, '/lim/sink', { method: 'PUT', headers: { 'content-length': String(MiB) }, body: generatedBody(MiB) });
+      assert.equal(atLimit.bytes, MiB);
+      // A handler-level limit through readBody.
+      const small = await h1({ port, method: 'POST', path: '/lim/limited?max=10', body: 'x'.repeat(100) });
+      assert.equal(small.status, 413);
+      if (fact(server.ready.capabilities ?? ctx.caps(), 'chunkedRequestBodies')) {
+        const chunked = await h1({ port, method: 'POST', path: '/lim/sink', body: generatedBody(2 * MiB), tolerateWriteErrors: true });
+        assert.equal(chunked.status, 413);
+      }
+      const stats = await h1Json<{ inFlight: number; logged: { errors: number } | null }>(port, '/lim/stats');
+      assert.equal(stats.logged?.errors ?? 0, 0, 'a body over the limit is not a handler failure');
+      if (need(t, fact(server.ready.capabilities ?? ctx.caps(), 'h2c'), NO_H2C)) {
+        const session = await h2Connect(port);
+        try {
+          const r = await h2(session, { ':method': 'POST', ':path': '/lim/sink' }, generatedBody(2 * MiB));
+          assert.equal(r.status, 413);
+          const ok = await h2(session, { ':method': 'POST', ':path': '/lim/sink' }, 'fits');
+          assert.equal(ok.status, 200);
+        } finally {
+          session.close();
+        }
+      }
+      await stillServing(port, '/lim/caps');
+    } finally {
+      await server.close().catch(() => server.kill());
+    }
+  });
+
+  test('an abrupt disconnect mid-body ends the exchange and leaks nothing', async () => {
+    const id = newTag('mid-body');
+    const req = http.request({
+      host: '127.0.0.1',
+      port: ctx.port(),
+      method: 'PUT',
+      path: `/conf/sink?id=${id}`,
+      agent: false,
+      headers: { 'content-length': String(10 * MiB) },
+    });
+    req.on('error', () => undefined);
+    req.write(new Uint8Array(256 * 1024));
+    await waitEvent(ctx.port(), id, 'started');
+    req.destroy();
+    const e = await waitEvent(ctx.port(), id, 'body');
+    assert.ok(e.bodyError, 'reading the body failed');
+    assert.ok((e.bodyBytes ?? 0) < 10 * MiB);
+    if (fact(ctx.caps(), 'clientAbortSignal')) {
+      const a = await waitEvent(ctx.port(), id, 'abort');
+      assert.equal(a.abort?.name, 'ClientDisconnectedError');
+    }
+    await settledStats(ctx.port());
+    await stillServing(ctx.port());
+  });
+
+  test('an abrupt disconnect mid-response ends the exchange and leaks nothing', async () => {
+    const id = newTag('mid-response');
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: ctx.port(), path: `/conf/source?bytes=${1024 * MiB}&id=${id}`, agent: false });
+      req.on('error', () => undefined);
+      req.on('response', (res) => {
+        let got = 0;
+        res.on('error', () => undefined);
+        res.on('data', (c: Buffer) => {
+          got += c.length;
+          if (got > MiB) {
+            req.destroy();
+            resolve();
+          }
+        });
+        res.on('end', () => reject(new Error('the whole 1 GiB arrived before the disconnect')));
+      });
+      req.end();
+    });
+    if (fact(ctx.caps(), 'clientAbortSignal')) {
+      const e = await waitEvent(ctx.port(), id, 'abort');
+      assert.equal(e.abort?.name, 'ClientDisconnectedError');
+      assert.equal(e.finished, false);
+    }
+    await settledStats(ctx.port());
+    await stillServing(ctx.port());
+  });
+
+  test('handlers that throw get 500 without internals, logged once', async (t) => {
+    const before = await logged(ctx.port());
+    const r = await h1({ port: ctx.port(), path: '/conf/throw' });
+    assert.equal(r.status, 500);
+    assert.doesNotMatch(r.body.toString(), /secret|7f3a|\bat \w/);
+    const bad = await h1({ port: ctx.port(), path: '/conf/bad-status' });
+    assert.equal(bad.status, 500);
+    const after = await logged(ctx.port());
+    assert.equal(after.errors - before.errors, 2, 'each failure is logged exactly once');
+    await stillServing(ctx.port());
+    if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
+    const session = await h2Connect(ctx.port());
+    try {
+      const h = await h2(session, { ':path': '/conf/throw' });
+      assert.equal(h.status, 500);
+      assert.doesNotMatch(h.body.toString(), /secret|7f3a/);
+    } finally {
+      session.close();
+    }
+    assert.equal((await logged(ctx.port())).errors - after.errors, 1);
+    await settledStats(ctx.port());
+  });
+
+  test('a response body that fails mid-way drops the HTTP/1.1 connection, logged once', async () => {
+    const before = await logged(ctx.port());
+    const outcome = await h1({ port: ctx.port(), path: '/conf/body-error?after=5000' }).then(
+      (r) => (r.headers['transfer-encoding'] === 'chunked' ? `complete ${r.body.length}` : `answered ${r.status}`),
+      (err: Error & { code?: string }) => err.code ?? err.message,
+    );
+    assert.match(outcome, /ECONNRESET|socket hang up|aborted/);
+    const after = await logged(ctx.port());
+    assert.equal(after.errors - before.errors, 1);
+    await settledStats(ctx.port());
+    await stillServing(ctx.port());
+  });
+}

@@ -1,0 +1,158 @@
+/** Graceful and forced shutdown with exchanges in flight; several queues on one port by prefix. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { endpointOf, type CaseContext, type RunningServer } from './case-context.js';
+import { h1, h1Json, h2, h2Connect, type H1Result } from './clients.js';
+import { newTag } from './cases-streams.js';
+import type { ExchangeEvent } from './app.js';
+import { fact, need } from './skip.js';
+
+interface Labelled {
+  label: string;
+  prefix: string;
+}
+
+async function event(port: number, path: string, id: string, want: string): Promise<ExchangeEvent> {
+  const r = await h1({ port, path: `${path}event?id=${encodeURIComponent(id)}&want=${want}` });
+  if (r.status !== 200) throw new Error(`event ${id} never reached '${want}': ${r.body.toString()}`);
+  return JSON.parse(r.body.toString()) as ExchangeEvent;
+}
+
+function settle(p: Promise<H1Result>): Promise<{ status: number; body: string } | { error: string }> {
+  return p.then(
+    (r) => ({ status: r.status, body: r.body.toString() }),
+    (e: Error & { code?: string }) => ({ error: e.code ?? e.message }),
+  );
+}
+
+export function registerLifecycleCases(ctx: CaseContext): void {
+  test('graceful close lets in-flight exchanges finish', async () => {
+    const server = await ctx.target.start(['http://+:0/grace/']);
+    try {
+      const { port } = endpointOf(server.ready.urls[0]!);
+      const id = newTag('graceful');
+      const inFlight = settle(h1({ port, path: `/grace/wait?id=${id}&ms=1500` }));
+      await event(port, '/grace/', id, 'started');
+      const report = await server.close({ graceful: 60_000 });
+      const result = await inFlight;
+      assert.deepEqual(result, { status: 200, body: 'waited' });
+      assert.equal(report.events[id]?.finished, true);
+      assert.equal(report.events[id]?.abort, undefined, 'a finished exchange is not aborted');
+      const after = await settle(h1({ port, path: '/grace/caps' }));
+      assert.ok('error' in after, 'a closed server takes no new requests');
+    } finally {
+      await server.kill();
+    }
+  });
+
+  test('forced close aborts in-flight exchanges and fires their signals', async () => {
+    const server = await ctx.target.start(['http://+:0/force/']);
+    try {
+      const { port } = endpointOf(server.ready.urls[0]!);
+      const id = newTag('forced');
+      const inFlight = settle(h1({ port, path: `/force/wait?id=${id}` }));
+      await event(port, '/force/', id, 'started');
+      const report = await server.close({ graceful: 0 });
+      const result = await inFlight;
+      assert.ok('error' in result || result.status >= 500, `the client sees the exchange cut: ${JSON.stringify(result)}`);
+      assert.equal(report.events[id]?.abort?.name, 'QueueClosedError');
+    } finally {
+      await server.kill();
+    }
+  });
+
+  test('close after the grace period aborts what is left and keeps what finished', async (t) => {
+    const server = await ctx.target.start(['http://+:0/deadline/']);
+    let session: Awaited<ReturnType<typeof h2Connect>> | undefined;
+    try {
+      const caps = server.ready.capabilities ?? ctx.caps();
+      const { port } = endpointOf(server.ready.urls[0]!);
+      const quick = newTag('quick');
+      const stuck = newTag('stuck');
+      const quickResult = settle(h1({ port, path: `/deadline/wait?id=${quick}&ms=100` }));
+      const stuckResult = settle(h1({ port, path: `/deadline/wait?id=${stuck}` }));
+      let h2Stuck: string | undefined;
+      let h2Result: Promise<{ status: number; rstCode: number }> | undefined;
+      if (fact(caps, 'h2c')) {
+        session = await h2Connect(port);
+        h2Stuck = newTag('stuck-h2');
+        h2Result = h2(session, { ':path': `/deadline/wait?id=${h2Stuck}` });
+        await event(port, '/deadline/', h2Stuck, 'started');
+      }
+      await event(port, '/deadline/', quick, 'started');
+      await event(port, '/deadline/', stuck, 'started');
+      const report = await server.close({ graceful: 3000 });
+      assert.deepEqual(await quickResult, { status: 200, body: 'waited' });
+      const s = await stuckResult;
+      assert.ok('error' in s || s.status >= 500, JSON.stringify(s));
+      assert.equal(report.events[quick]?.abort, undefined);
+      assert.equal(report.events[stuck]?.abort?.name, 'QueueClosedError');
+      assert.match(report.events[stuck]?.abort?.message ?? '', /3000 ms/);
+      if (!need(t, h2Stuck !== undefined, 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)')) return;
+      const h = await h2Result!;
+      assert.notEqual(h.status, 200);
+      assert.equal(report.events[h2Stuck!]?.abort?.name, 'QueueClosedError');
+    } finally {
+      session?.destroy();
+      await server.kill();
+    }
+  });
+
+  test('two queues on one port, routed by longest prefix (case-insensitive)', async (t) => {
+    const server = await ctx.target.start(['http://+:0/alpha/', 'http://+:0/beta/', 'http://+:0/alpha/deeper/']);
+    try {
+      const ports = new Set(server.ready.urls.map((u) => endpointOf(u).port));
+      assert.equal(ports.size, 1, 'all queues share one port');
+      const [port] = [...ports] as [number];
+      const who = async (path: string): Promise<string> => (await h1Json<Labelled>(port, path)).label;
+      assert.equal(await who('/alpha/inspect'), 'http://+:0/alpha/');
+      assert.equal(await who('/beta/inspect'), 'http://+:0/beta/');
+      assert.equal(await who('/alpha/deeper/inspect'), 'http://+:0/alpha/deeper/');
+      assert.equal(await who('/ALPHA/Inspect'), 'http://+:0/alpha/');
+      assert.equal(await who('/Alpha/DEEPER/inspect'), 'http://+:0/alpha/deeper/');
+      const caps = server.ready.capabilities ?? ctx.caps();
+      if (fact(caps, 'unmatchedUrl404')) assert.equal((await h1({ port, path: '/gamma/inspect' })).status, 404);
+      if (!need(t, fact(caps, 'h2c'), 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)')) return;
+      const session = await h2Connect(port);
+      try {
+        const a = await h2(session, { ':path': '/beta/inspect' });
+        assert.equal((JSON.parse(a.body.toString()) as Labelled).label, 'http://+:0/beta/');
+        const d = await h2(session, { ':path': '/alpha/deeper/inspect' });
+        assert.equal((JSON.parse(d.body.toString()) as Labelled).label, 'http://+:0/alpha/deeper/');
+      } finally {
+        session.close();
+      }
+    } finally {
+      await closeQuietly(server);
+    }
+  });
+
+  test('host-specific prefixes, strong and weak wildcards route like Http.sys', async () => {
+    const server = await ctx.target.start([
+      'http://+:0/strong/',
+      'http://localhost:0/strong/deep/',
+      'http://localhost:0/named/',
+      'http://*:0/named/',
+      'http://*:0/weak/',
+    ]);
+    try {
+      const port = endpointOf(server.ready.urls[0]!).port;
+      const who = async (host: string, path: string): Promise<string> =>
+        (await h1Json<Labelled>(port, path, { headers: { host: `${host}:${port}` } })).label;
+      // The strong wildcard is tried before any host-specific prefix, even a longer one.
+      assert.equal(await who('localhost', '/strong/deep/inspect'), 'http://+:0/strong/');
+      // A host-specific prefix beats the weak wildcard for its host only.
+      assert.equal(await who('localhost', '/named/inspect'), 'http://localhost:0/named/');
+      assert.equal(await who('LocalHost', '/named/inspect'), 'http://localhost:0/named/');
+      assert.equal(await who('other.example', '/named/inspect'), 'http://*:0/named/');
+      assert.equal(await who('other.example', '/weak/inspect'), 'http://*:0/weak/');
+      assert.equal(await who('localhost', '/weak/inspect'), 'http://*:0/weak/');
+    } finally {
+      await closeQuietly(server);
+    }
+  });
+}
+
+async function closeQuietly(server: RunningServer): Promise<void> {
+  await server.close().catch(() => server.kill());
+}

@@ -1,0 +1,217 @@
+/** Real clients for the conformance cases: node:http, node:http2 and raw TCP, with small helpers. */
+import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import http2, { type ClientHttp2Session } from 'node:http2';
+import net from 'node:net';
+
+/** Resolves on 'drain' or 'close', whichever comes first, and removes both listeners. */
+function drained(w: NodeJS.EventEmitter): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
+}
+
+export interface H1Result {
+  readonly status: number;
+  readonly statusMessage: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+  readonly body: Buffer;
+  readonly trailers: Readonly<Record<string, string | undefined>>;
+  readonly rawTrailers: readonly string[];
+}
+
+export interface H1Options {
+  readonly port: number;
+  readonly host?: string;
+  readonly method?: string;
+  readonly path: string;
+  /** A record, or a flat [name, value, ...] list to send repeated fields and exact case. */
+  readonly headers?: OutgoingHttpHeaders | readonly string[];
+  readonly body?: Uint8Array | string | AsyncIterable<Uint8Array>;
+  /** Keep going after a write error (the server may answer and close before the whole body is sent). */
+  readonly tolerateWriteErrors?: boolean;
+}
+
+/** One HTTP/1.1 exchange on a fresh connection. */
+export function h1(options: H1Options): Promise<H1Result> {
+  return new Promise<H1Result>((resolve, reject) => {
+    const req = http.request({
+      host: options.host ?? '127.0.0.1',
+      port: options.port,
+      method: options.method ?? 'GET',
+      path: options.path,
+      agent: false,
+      headers: (options.headers ?? {}) as OutgoingHttpHeaders,
+    });
+    let answered = false;
+    req.on('error', (err) => {
+      if (answered && options.tolerateWriteErrors) return;
+      reject(err);
+    });
+    req.on('response', (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          statusMessage: res.statusMessage ?? '',
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body: Buffer.concat(chunks),
+          trailers: res.trailers,
+          rawTrailers: res.rawTrailers,
+        }),
+      );
+    });
+    const body = options.body;
+    if (body === undefined) req.end();
+    else if (typeof body === 'string' || body instanceof Uint8Array) req.end(body);
+    else {
+      void (async () => {
+        try {
+          for await (const chunk of body) {
+            if (req.destroyed) return;
+            if (!req.write(chunk)) await drained(req);
+          }
+          req.end();
+        } catch (err) {
+          req.destroy(err as Error);
+        }
+      })();
+    }
+  });
+}
+
+export async function h1Json<T>(port: number, path: string, init: Omit<H1Options, 'port' | 'path'> = {}): Promise<T> {
+  const r = await h1({ ...init, port, path });
+  if (r.status !== 200) throw new Error(`GET ${path} answered ${r.status}: ${r.body.toString().slice(0, 200)}`);
+  return JSON.parse(r.body.toString('utf8')) as T;
+}
+
+export interface H2Result {
+  readonly status: number;
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly trailers: http2.IncomingHttpHeaders | undefined;
+  /** RST_STREAM code the stream closed with (0 when it ended normally). */
+  readonly rstCode: number;
+  /** The stream ended with END_STREAM from the server (not a reset). */
+  readonly ended: boolean;
+}
+
+export function h2Connect(port: number, host = '127.0.0.1'): Promise<ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const s = http2.connect(`http://${host}:${port}`);
+    s.once('connect', () => {
+      s.off('error', reject);
+      s.on('error', () => undefined);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+/** One HTTP/2 exchange on an existing session. Never rejects for a reset: it reports the code. */
+export function h2(
+  session: ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+  body?: Uint8Array | string | AsyncIterable<Uint8Array>,
+): Promise<H2Result> {
+  return new Promise<H2Result>((resolve, reject) => {
+    const stream = session.request(headers, { endStream: body === undefined });
+    let status = 0;
+    let resHeaders: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    let ended = false;
+    const chunks: Buffer[] = [];
+    stream.on('response', (h) => {
+      resHeaders = h;
+      status = Number(h[':status']);
+    });
+    stream.on('trailers', (t) => (trailers = t));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => (ended = true));
+    stream.on('error', () => undefined);
+    stream.on('close', () => {
+      resolve({ status, headers: resHeaders, body: Buffer.concat(chunks), trailers, rstCode: stream.rstCode ?? 0, ended });
+    });
+    if (body !== undefined) {
+      if (typeof body === 'string' || body instanceof Uint8Array) stream.end(body);
+      else {
+        void (async () => {
+          try {
+            for await (const chunk of body) {
+              if (stream.destroyed) return;
+              if (!stream.write(chunk)) await drained(stream);
+            }
+            stream.end();
+          } catch (err) {
+            reject(err as Error);
+            stream.destroy();
+          }
+        })();
+      }
+    }
+  });
+}
+
+/**
+ * Send raw bytes on a fresh TCP connection and collect everything the server
+ * writes until it closes the connection (or `untilIdleAfter` matches and the
+ * caller's timeout expires). Used for malformed requests.
+ */
+export function raw(port: number, bytes: string | Buffer, options: { host?: string; endAfterWrite?: boolean; stopWhen?: RegExp } = {}): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, options.host ?? '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (options.stopWhen && options.stopWhen.test(text)) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('error', (err) => (text ? resolve(text) : reject(err)));
+    socket.on('close', () => resolve(text));
+    socket.write(bytes);
+    if (options.endAfterWrite) socket.end();
+  });
+}
+
+/** The i % 251 byte pattern `<prefix>source` sends, checked without building a copy. */
+export function checkPattern(body: Uint8Array, offset = 0): boolean {
+  for (let i = 0; i < body.length; i++) if (body[i] !== (offset + i) % 251) return false;
+  return true;
+}
+
+/** A deterministic request body of `bytes` bytes in chunks (different from the response pattern). */
+export async function* generatedBody(bytes: number, chunkSize = 64 * 1024): AsyncGenerator<Uint8Array> {
+  const chunk = new Uint8Array(chunkSize);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31 + 7) & 0xff;
+  let left = bytes;
+  while (left > 0) {
+    const n = Math.min(left, chunkSize);
+    yield n === chunkSize ? chunk : chunk.subarray(0, n);
+    left -= n;
+  }
+}
+
+/** Poll `fn` until it returns a value that passes `ok` (condition waiting, not timing). */
+export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: string, limitMs = 20_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await fn();
+    if (ok(last)) return last;
+    if (Date.now() > deadline) throw new Error(`${what}: condition not reached; last value ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
