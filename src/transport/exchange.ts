@@ -240,8 +240,10 @@ async function respond(driver: SinkDriver, request: ServerRequest, result: Serve
     trailers = undefined;
   }
   const withTrailers = trailers !== undefined && trailers !== null;
+  // Bytes known up front get a Content-Length (also for HEAD, which announces what GET would send).
   const length = fixedBodyLength(result.body);
-  if (length !== undefined && !withTrailers && body !== undefined && headerValue(headers, 'content-length') === undefined) {
+  const announces = body !== undefined || (request.method === 'HEAD' && status !== 204 && status !== 304 && length !== 0);
+  if (length !== undefined && !withTrailers && announces && headerValue(headers, 'content-length') === undefined) {
     headers.push(['content-length', String(length)]);
   }
   if (body === undefined && !withTrailers) {
