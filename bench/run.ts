@@ -22,7 +22,7 @@ import { heapGrowth } from './heap.js';
 import { summariseByArea, summariseProfile } from './profile.js';
 import { formatReport, type ServerResult } from './report.js';
 import { PATHS, SMALL_BODY_BYTES, bodyOf, encodePayload, frame } from './schema.js';
-import { SERVER_KINDS, type ServerKind } from './servers/types.js';
+import { EXTRA_SERVER_KINDS, SERVER_KINDS, type ServerKind } from './servers/types.js';
 
 const PHASES = ['memory', 'unary', 'stream', 'pingpong'] as const;
 type Phase = (typeof PHASES)[number];
@@ -38,7 +38,8 @@ const HELP = `usage: npm run bench -- [options]
   --stream-calls <n>      concurrent ServerStream calls (default 1)
   --stream-size <bytes>   payload bytes per streamed message (default ${SMALL_BODY_BYTES})
   --hold <n>              concurrent open streams for the memory measurement (default 1000)
-  --servers <list>        comma-separated subset of ${SERVER_KINDS.join(',')}
+  --servers <list>        comma-separated subset of ${SERVER_KINDS.join(',')} (default all of them),
+                          or the diagnostic ${EXTRA_SERVER_KINDS.join(',')} (the queue with a plain handler, unary only)
   --phases <list>         comma-separated subset of ${PHASES.join(',')} (default all)
   --profile <list>        write CPU profiles of these servers' first load round and summarise them
   --heap <list>           heap snapshots of these servers, idle and with the streams open; prints what grew
@@ -98,7 +99,8 @@ function settingsFrom(argv: string[]): Settings | undefined {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean) as ServerKind[];
-  for (const s of servers) if (!SERVER_KINDS.includes(s)) throw new Error(`unknown server "${s}"`);
+  const known = [...SERVER_KINDS, ...EXTRA_SERVER_KINDS];
+  for (const s of servers) if (!known.includes(s)) throw new Error(`unknown server "${s}"`);
   const phases = new Set(
     (values.phases ?? PHASES.join(','))
       .split(',')
@@ -112,14 +114,14 @@ function settingsFrom(argv: string[]): Settings | undefined {
       .map((p) => p.trim())
       .filter(Boolean) as ServerKind[],
   );
-  for (const p of profile) if (!SERVER_KINDS.includes(p)) throw new Error(`unknown server "${p}"`);
+  for (const p of profile) if (!known.includes(p)) throw new Error(`unknown server "${p}"`);
   const heap = new Set(
     (values.heap ?? '')
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean) as ServerKind[],
   );
-  for (const p of heap) if (!SERVER_KINDS.includes(p)) throw new Error(`unknown server "${p}"`);
+  for (const p of heap) if (!known.includes(p)) throw new Error(`unknown server "${p}"`);
   return {
     quick,
     rounds: Math.round(positive('rounds', values.rounds, quick ? 1 : 3)),
@@ -139,6 +141,9 @@ function settingsFrom(argv: string[]): Settings | undefined {
   };
 }
 
+/** Diagnostic servers that serve only the unary method. */
+const UNARY_ONLY: ReadonlySet<ServerKind> = new Set(EXTRA_SERVER_KINDS);
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function log(message: string): void {
@@ -146,7 +151,7 @@ function log(message: string): void {
 }
 
 async function check(server: ServerProcess, when: string, problems: string[]): Promise<void> {
-  const result = await checkServer(server.port);
+  const result = await checkServer(server.port, { unaryOnly: UNARY_ONLY.has(server.kind) });
   if (!result.ok) problems.push(...result.problems.map((p) => `${when}: ${p}`));
   log(`  ${server.kind}: ${result.calls} checked calls ${when}: ${result.ok ? 'grpc-status OK' : result.problems.join('; ')}`);
 }
@@ -239,7 +244,7 @@ async function measureThroughput(
       );
       await check(server, 'after unary load', result.problems);
     }
-    if (s.phases.has('stream')) {
+    if (s.phases.has('stream') && !UNARY_ONLY.has(kind)) {
       const stream = await serverStreamRate(server.port, {
         warmupSeconds: s.warmup,
         seconds: s.streamDuration,
@@ -251,7 +256,7 @@ async function measureThroughput(
       sample.streamCpuUs = ((stream.serverCpuSeconds ?? NaN) * 1e6) / stream.total;
       log(`  ${kind}: server streaming ${stream.perSecond.toFixed(0)} messages/s, server CPU ${sample.streamCpuUs.toFixed(2)} µs/message`);
     }
-    if (s.phases.has('pingpong')) {
+    if (s.phases.has('pingpong') && !UNARY_ONLY.has(kind)) {
       const pingPong = await pingPongRate(server.port, { warmupSeconds: s.warmup, seconds: s.streamDuration, cpu: server.cpuSeconds });
       sample.pingPongRtps = pingPong.perSecond;
       sample.pingPongCpuUs = ((pingPong.serverCpuSeconds ?? NaN) * 1e6) / pingPong.total;
@@ -297,7 +302,7 @@ async function main(): Promise<void> {
   for (const result of results) {
     log(`${result.kind}: memory`);
     try {
-      if (s.phases.has('memory')) await measureMemory(result.kind, s, result, dir);
+      if (s.phases.has('memory') && !UNARY_ONLY.has(result.kind)) await measureMemory(result.kind, s, result, dir);
     } catch (err) {
       result.problems.push(`memory: ${err instanceof Error ? err.message : String(err)}`);
       log(`  ${result.kind}: ${err instanceof Error ? err.message : String(err)}`);

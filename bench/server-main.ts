@@ -29,6 +29,8 @@ async function startServer(kind: ServerKind): Promise<StartedServer> {
       return (await import('./servers/connect.js')).start();
     case 'bare':
       return (await import('./servers/bare.js')).start();
+    case 'transport':
+      return (await import('./servers/transport.js')).start();
   }
 }
 

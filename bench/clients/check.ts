@@ -27,7 +27,8 @@ export interface CheckResult {
   readonly problems: readonly string[];
 }
 
-export async function checkServer(port: number, unaryCalls = 20): Promise<CheckResult> {
+export async function checkServer(port: number, options: { unaryCalls?: number; unaryOnly?: boolean } = {}): Promise<CheckResult> {
+  const unaryCalls = options.unaryCalls ?? 20;
   const client = new BenchClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const c = client as unknown as { Unary: UnaryFn; ServerStream: StreamFn; PingPong: BidiFn };
   const problems: string[] = [];
@@ -48,6 +49,7 @@ export async function checkServer(port: number, unaryCalls = 20): Promise<CheckR
           }),
       ),
     );
+    if (options.unaryOnly) return { ok: problems.length === 0, calls, problems };
 
     await new Promise<void>((resolve) => {
       const call = c.ServerStream({ count: 100, size: SMALL_BODY_BYTES }, deadline());
