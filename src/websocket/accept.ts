@@ -9,7 +9,7 @@ import type { WebSocket } from 'ws';
 import type { ServerRequest, ServerResponse, UpgradeResponse } from '../transport/types.js';
 import { acceptValue, isRejection, validateHandshake, type HandshakeRejection } from './handshake.js';
 import { negotiateExtensions, selectProtocol, type NegotiatedExtensions } from './negotiate.js';
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, type AcceptWebSocketOptions } from './options.js';
+import { checkOptions, DEFAULT_CLOSE_TIMEOUT, payloadLimit, type AcceptWebSocketOptions } from './options.js';
 import { rejectionResponse } from './reject.js';
 import { prepareSocket } from './socket-shim.js';
 import { attachWebSocket } from './ws-internals.js';
@@ -33,13 +33,14 @@ export function acceptWebSocket(
   request: ServerRequest,
   options: AcceptWebSocketOptions = {},
 ): UpgradeResponse | ServerResponse {
+  checkOptions(options);
   const valid = validateHandshake(request);
   if (isRejection(valid)) return rejectionResponse(valid);
 
   const selected = selectProtocol(request, options);
   if (isRejection(selected)) return rejectionResponse(selected);
 
-  const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  const maxPayload = payloadLimit(options);
   const negotiated: NegotiatedExtensions | HandshakeRejection = negotiateExtensions(request, options, maxPayload);
   if (isRejection(negotiated)) return rejectionResponse(negotiated);
 

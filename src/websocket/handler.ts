@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Handler, HandlerResult, ServerRequest } from '../transport/types.js';
 import { acceptWebSocket } from './accept.js';
 import { looksLikeWebSocketRequest } from './handshake.js';
-import type { WebSocketHandlerOptions } from './options.js';
+import { checkOptions, type WebSocketHandlerOptions } from './options.js';
 import { rejectionResponse } from './reject.js';
 
 /**
@@ -15,6 +15,15 @@ export function webSocketHandler(
   onConnection: (ws: WebSocket, request: ServerRequest) => void,
   options: WebSocketHandlerOptions = {},
 ): Handler {
+  if (typeof onConnection !== 'function') throw new TypeError('webSocketHandler needs a connection callback');
+  checkOptions(options);
+  if (options.verifyClient !== undefined && typeof options.verifyClient !== 'function') {
+    throw new TypeError('verifyClient must be a function');
+  }
+  const pathList = options.path === undefined ? [] : typeof options.path === 'string' ? [options.path] : options.path;
+  for (const p of pathList) {
+    if (typeof p !== 'string' || !p.startsWith('/')) throw new TypeError(`a WebSocket path must start with "/" (got ${JSON.stringify(p)})`);
+  }
   const paths = options.path === undefined ? undefined : new Set(typeof options.path === 'string' ? [options.path] : options.path);
   const acceptOptions = { ...options, onConnection };
 

@@ -17,7 +17,10 @@ export interface WebSocketOptions {
   readonly handleProtocols?: (offered: ReadonlySet<string>, request: ServerRequest) => string | false;
   /** Enable permessage-deflate (RFC 7692), with ws's options. Default false. */
   readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Largest message accepted, in bytes; bigger ones close the connection with 1009. Default 100 MiB. */
+  /**
+   * Largest message accepted, in bytes (1 to 2^31-1, or Infinity for no limit);
+   * bigger ones close the connection with 1009. Default 100 MiB.
+   */
   readonly maxPayload?: number;
   /** Milliseconds to wait for the peer's close frame after `close()` before dropping the connection. Default 30000. */
   readonly closeTimeout?: number;
@@ -55,3 +58,29 @@ export interface WebSocketHandlerOptions extends WebSocketOptions {
 
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 30_000;
+
+/** ws keeps payload limits in a signed 32-bit integer. */
+const MAX_PAYLOAD_LIMIT = 2 ** 31 - 1;
+
+/** Check options once, up front, so a misconfiguration fails where it is made. */
+export function checkOptions(options: WebSocketOptions): void {
+  const { maxPayload, closeTimeout, protocols, handleProtocols } = options;
+  if (maxPayload !== undefined && maxPayload !== Infinity && !(Number.isInteger(maxPayload) && maxPayload >= 1 && maxPayload <= MAX_PAYLOAD_LIMIT)) {
+    throw new RangeError(`maxPayload must be an integer from 1 to ${MAX_PAYLOAD_LIMIT}, or Infinity (got ${String(maxPayload)})`);
+  }
+  if (closeTimeout !== undefined && !(Number.isFinite(closeTimeout) && closeTimeout >= 0)) {
+    throw new RangeError(`closeTimeout must be a number of milliseconds >= 0 (got ${String(closeTimeout)})`);
+  }
+  if (protocols !== undefined && (!Array.isArray(protocols) || protocols.some((p) => typeof p !== 'string' || p === ''))) {
+    throw new TypeError('protocols must be an array of non-empty subprotocol names');
+  }
+  if (handleProtocols !== undefined && typeof handleProtocols !== 'function') {
+    throw new TypeError('handleProtocols must be a function');
+  }
+}
+
+/** The payload limit in ws's terms (0 means none). */
+export function payloadLimit(options: WebSocketOptions): number {
+  const limit = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  return limit === Infinity ? 0 : limit;
+}

@@ -105,3 +105,16 @@ test('an upgrade whose connection is already gone never reaches onConnection', a
   r.upgrade(stream);
   assert.equal(called, false);
 });
+
+test('misconfigured options fail where they are made', async () => {
+  const { webSocketHandler } = await import('../../src/index.js');
+  const noop = (): void => {};
+  assert.throws(() => webSocketHandler(noop, { maxPayload: 0 }), RangeError);
+  assert.throws(() => webSocketHandler(noop, { maxPayload: 2 ** 32 }), RangeError);
+  assert.throws(() => webSocketHandler(noop, { closeTimeout: -1 }), RangeError);
+  assert.throws(() => webSocketHandler(noop, { protocols: [''] }), TypeError);
+  assert.throws(() => webSocketHandler(noop, { path: 'chat' }), /must start with "\/"/);
+  assert.throws(() => webSocketHandler(undefined as unknown as typeof noop), TypeError);
+  assert.doesNotThrow(() => webSocketHandler(noop, { maxPayload: Infinity, path: ['/a', '/b'] }));
+  assert.throws(() => acceptWebSocket(requestWith(good), { maxPayload: 1.5 }), RangeError);
+});
