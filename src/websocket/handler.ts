@@ -24,7 +24,7 @@ export function webSocketHandler(
   for (const p of pathList) {
     if (typeof p !== 'string' || !p.startsWith('/')) throw new TypeError(`a WebSocket path must start with "/" (got ${JSON.stringify(p)})`);
   }
-  const paths = options.path === undefined ? undefined : new Set(typeof options.path === 'string' ? [options.path] : options.path);
+  const paths = options.path === undefined ? undefined : new Set(pathList);
   const acceptOptions = { ...options, onConnection };
 
   return (request: ServerRequest): HandlerResult | Promise<HandlerResult> => {
@@ -38,8 +38,8 @@ export function webSocketHandler(
       if (answer.status !== 101) return answer;
       const verdict = await verify(request);
       if (verdict === true) return answer;
-      if (verdict === false) return rejectionResponse({ status: 401, reason: 'the server refused this WebSocket client' });
-      return verdict;
+      if (typeof verdict === 'object' && verdict !== null) return verdict;
+      return rejectionResponse({ status: 401, reason: 'the server refused this WebSocket client' });
     })();
   };
 }
