@@ -6,6 +6,8 @@
 #include "request_queue.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace hsys {
 
@@ -16,10 +18,38 @@ struct AddonData {
   Napi::FunctionReference requestQueue;
 };
 
+// One URL group's handle and the prefixes this process added to it.
+struct GroupState {
+  HTTP_URL_GROUP_ID id = 0;
+  bool closed = false;
+  std::vector<std::wstring> prefixes;
+
+  // Removes the prefixes before closing: Windows does that by itself when a
+  // group closes, Wine's http.sys keeps routing them to the queue otherwise.
+  void Close() {
+    if (closed || id == 0) return;
+    closed = true;
+    for (const auto& p : prefixes) Api().RemoveUrlFromUrlGroup(id, p.c_str(), 0);
+    prefixes.clear();
+    Api().CloseUrlGroup(id);
+  }
+};
+
 // Shared by a session and its URL groups: Http.sys closes a session's groups with it.
 struct SessionState {
   HTTP_SERVER_SESSION_ID id = 0;
   bool closed = false;
+  std::vector<std::weak_ptr<GroupState>> groups;
+
+  void Close() {
+    if (closed || id == 0) return;
+    for (auto& weak : groups) {
+      if (auto g = weak.lock()) g->Close();
+    }
+    groups.clear();
+    closed = true;
+    Api().CloseServerSession(id);
+  }
 };
 
 constexpr uint32_t kUrlGroupToken = 0x55524c47;  // marks the External passed by createUrlGroup
@@ -46,16 +76,24 @@ class UrlGroup : public Napi::ObjectWrap<UrlGroup> {
     }
     session_ = *info[0].As<Napi::External<std::shared_ptr<SessionState>>>().Data();
     sessionObject_ = Napi::Persistent(info[2].As<Napi::Object>());
-    ULONG rc = Api().CreateUrlGroup(session_->id, &id_, 0);
-    if (rc != NO_ERROR) ThrowWin32(env, "HttpCreateUrlGroup", rc);
+    state_ = std::make_shared<GroupState>();
+    ULONG rc = Api().CreateUrlGroup(session_->id, &state_->id, 0);
+    if (rc != NO_ERROR) {
+      state_->id = 0;
+      ThrowWin32(env, "HttpCreateUrlGroup", rc);
+    }
+    id_ = state_->id;
+    auto& groups = session_->groups;
+    for (auto it = groups.begin(); it != groups.end();) it = it->expired() ? groups.erase(it) : it + 1;
+    groups.push_back(state_);
   }
 
   ~UrlGroup() override {
-    if (Open()) Api().CloseUrlGroup(id_);
+    if (Open()) state_->Close();
   }
 
  private:
-  bool Open() const { return session_ && id_ != 0 && !closed_ && !session_->closed; }
+  bool Open() const { return session_ && state_ && id_ != 0 && !state_->closed && !session_->closed; }
 
   void RequireOpen(Napi::Env env, const char* syscall) {
     if (!Open()) {
@@ -90,6 +128,7 @@ class UrlGroup : public Napi::ObjectWrap<UrlGroup> {
       ctx.user = CurrentUser();
       ThrowWin32(env, "HttpAddUrlToUrlGroup", rc, ctx);
     }
+    state_->prefixes.push_back(std::move(w));
   }
 
   void RemoveUrl(const Napi::CallbackInfo& info) {
@@ -102,6 +141,13 @@ class UrlGroup : public Napi::ObjectWrap<UrlGroup> {
       ErrorContext ctx;
       ctx.prefix = prefix;
       ThrowWin32(env, "HttpRemoveUrlFromUrlGroup", rc, ctx);
+    }
+    auto& list = state_->prefixes;
+    for (auto it = list.begin(); it != list.end(); ++it) {
+      if (*it == w) {
+        list.erase(it);
+        break;
+      }
     }
   }
 
@@ -171,19 +217,14 @@ class UrlGroup : public Napi::ObjectWrap<UrlGroup> {
     if (rc != NO_ERROR) ThrowWin32(env, "HttpSetUrlGroupProperty", rc);
   }
 
-  void Close(const Napi::CallbackInfo& info) {
-    if (Open()) {
-      ULONG rc = Api().CloseUrlGroup(id_);
-      closed_ = true;
-      if (rc != NO_ERROR) ThrowWin32(info.Env(), "HttpCloseUrlGroup", rc);
-    }
-    closed_ = true;
+  void Close(const Napi::CallbackInfo&) {
+    if (Open()) state_->Close();
   }
 
   std::shared_ptr<SessionState> session_;
+  std::shared_ptr<GroupState> state_;
   Napi::ObjectReference sessionObject_;
   HTTP_URL_GROUP_ID id_ = 0;
-  bool closed_ = false;
 };
 
 class ServerSession : public Napi::ObjectWrap<ServerSession> {
@@ -210,10 +251,7 @@ class ServerSession : public Napi::ObjectWrap<ServerSession> {
   }
 
   ~ServerSession() override {
-    if (state_ && !state_->closed && state_->id != 0) {
-      state_->closed = true;
-      Api().CloseServerSession(state_->id);
-    }
+    if (state_) state_->Close();
   }
 
  private:
@@ -233,12 +271,8 @@ class ServerSession : public Napi::ObjectWrap<ServerSession> {
     return data->urlGroup.New({holder, Napi::Number::New(env, kUrlGroupToken), Value()});
   }
 
-  void Close(const Napi::CallbackInfo& info) {
-    if (state_ && !state_->closed && state_->id != 0) {
-      state_->closed = true;  // its URL groups close with it
-      ULONG rc = Api().CloseServerSession(state_->id);
-      if (rc != NO_ERROR) ThrowWin32(info.Env(), "HttpCloseServerSession", rc);
-    }
+  void Close(const Napi::CallbackInfo&) {
+    if (state_) state_->Close();  // its URL groups close with it
   }
 
   std::shared_ptr<SessionState> state_;

@@ -58,7 +58,6 @@ HttpApi Load() {
   api.ReceiveHttpRequest = Resolve<HttpReceiveHttpRequestFn>(m, "HttpReceiveHttpRequest");
   api.ReceiveRequestEntityBody = Resolve<HttpReceiveRequestEntityBodyFn>(m, "HttpReceiveRequestEntityBody");
   api.SendHttpResponse = Resolve<HttpSendHttpResponseFn>(m, "HttpSendHttpResponse");
-  api.SendResponseEntityBody = Resolve<HttpSendResponseEntityBodyFn>(m, "HttpSendResponseEntityBody");
 
   if (initialize == nullptr || api.CreateServerSession == nullptr || api.CreateUrlGroup == nullptr ||
       api.AddUrlToUrlGroup == nullptr || api.SetUrlGroupProperty == nullptr || api.CreateRequestQueue == nullptr ||
@@ -79,6 +78,8 @@ HttpApi Load() {
     api.SetRequestProperty = Resolve<HttpSetRequestPropertyFn>(m, "HttpSetRequestProperty");
     api.IsFeatureSupported = Resolve<HttpIsFeatureSupportedFn>(m, "HttpIsFeatureSupported");
     api.DelegateRequestEx = Resolve<HttpDelegateRequestExFn>(m, "HttpDelegateRequestEx");
+    // Wine 8 exports this as an unimplemented stub that aborts the process.
+    api.SendResponseEntityBody = Resolve<HttpSendResponseEntityBodyFn>(m, "HttpSendResponseEntityBody");
   }
 
   HTTPAPI_VERSION v2 = HTTPAPI_VERSION_2;
@@ -99,7 +100,7 @@ HttpApi Load() {
                     api.IsFeatureSupported(kFeatureDelegateEx) != FALSE;
   caps.opaqueUpgrade = !caps.wine && win8;
   caps.http2 = !caps.wine && caps.osMajor >= 10;
-  caps.streamingResponses = !caps.wine && api.SendResponseEntityBody != nullptr;
+  caps.streamingResponses = api.SendResponseEntityBody != nullptr;
   caps.namedQueues = !caps.wine;
   caps.properties = !caps.wine;
   return api;

@@ -45,8 +45,8 @@ struct HttpApi {
   HttpReceiveHttpRequestFn ReceiveHttpRequest = nullptr;
   HttpReceiveRequestEntityBodyFn ReceiveRequestEntityBody = nullptr;
   HttpSendHttpResponseFn SendHttpResponse = nullptr;
-  HttpSendResponseEntityBodyFn SendResponseEntityBody = nullptr;
   // Null wherever the host lacks them or only has aborting stubs (Wine).
+  HttpSendResponseEntityBodyFn SendResponseEntityBody = nullptr;
   HttpShutdownRequestQueueFn ShutdownRequestQueue = nullptr;
   HttpCancelHttpRequestFn CancelHttpRequest = nullptr;
   HttpWaitForDisconnectExFn WaitForDisconnectEx = nullptr;

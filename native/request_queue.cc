@@ -18,18 +18,27 @@ VOID CALLBACK IoCallback(PTP_CALLBACK_INSTANCE, PVOID context, PVOID overlapped,
   if (overlapped == nullptr) return;
   auto* core = static_cast<QueueCore*>(context);
   Op* op = CONTAINING_RECORD(static_cast<OVERLAPPED*>(overlapped), Op, ov);
-  core->OnIoComplete(op, result, bytes);
+  core->OnIoComplete(op, result, bytes);  // noexcept: nothing may unwind into the thread pool
 }
 
 void CallJs(napi_env env, napi_value, void* context, void*) {
   auto* core = static_cast<QueueCore*>(context);
   if (env == nullptr || core == nullptr || core->finalized) return;
-  core->Drain(env);
+  try {
+    core->Drain(env);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  } catch (...) {
+    napi_throw_error(env, nullptr, "httpsys: unexpected failure while delivering completions");
+  }
 }
 
 void TsfnFinalized(napi_env, void* data, void*) {
   auto* core = static_cast<QueueCore*>(data);
-  core->tsfn = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(core->mu);
+    core->tsfn = nullptr;
+  }
   if (core->wrapperGone && !core->leaked) delete core;
 }
 
@@ -51,10 +60,16 @@ void AllocateReceiveBuffer(Op* op, ULONG size) {
 // Pool-thread side
 
 void QueueCore::Signal() {
-  if (tsfn != nullptr) napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking);
+  napi_threadsafe_function t;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (envGone) return;  // the environment is being torn down: JavaScript is out of reach
+    t = tsfn;
+  }
+  if (t != nullptr) napi_call_threadsafe_function(t, nullptr, napi_tsfn_nonblocking);
 }
 
-void QueueCore::Push(Completion c, bool countedOp) {
+void QueueCore::Push(Completion c, bool countedOp) noexcept {
   bool signal;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -69,7 +84,7 @@ void QueueCore::Push(Completion c, bool countedOp) {
   if (signal) Signal();
 }
 
-void QueueCore::PostReceive(Op* op) {
+void QueueCore::PostReceive(Op* op) noexcept {
   bool retire = false;
   bool signal = false;
   {
@@ -95,7 +110,12 @@ void QueueCore::PostReceive(Op* op) {
           retire = true;
           break;
         }
-        AllocateReceiveBuffer(op, need);
+        try {
+          AllocateReceiveBuffer(op, need);
+        } catch (...) {
+          retire = true;
+          break;
+        }
         continue;
       }
       if ((rc == ERROR_CONNECTION_INVALID || rc == ERROR_INVALID_PARAMETER) && op->retryId != 0) {
@@ -118,7 +138,7 @@ void QueueCore::PostReceive(Op* op) {
   }
 }
 
-void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) {
+void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) noexcept {
   if (op->kind != OpKind::Receive) {
     op->error = result;
     op->bytes = static_cast<ULONG>(bytes);
@@ -132,12 +152,9 @@ void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) {
   }
   if (!isClosing) {
     if (result == NO_ERROR) {
-      auto parsed = std::make_unique<ParsedRequest>();
-      ReadRequest(reinterpret_cast<const HTTP_REQUEST_V2*>(op->buffer.get()), *parsed);
-      op->retryId = 0;
-      op->failures = 0;
-      if (op->bufferSize != initialBufferSize) AllocateReceiveBuffer(op, initialBufferSize);
-      {
+      try {
+        auto parsed = std::make_unique<ParsedRequest>();
+        ReadRequest(reinterpret_cast<const HTTP_REQUEST_V2*>(op->buffer.get()), *parsed);
         bool signal;
         {
           std::lock_guard<std::mutex> lock(mu);
@@ -145,6 +162,15 @@ void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) {
           completed.push_back(Completion{std::move(parsed), nullptr});
         }
         if (signal) Signal();
+      } catch (...) {
+        // Out of memory while copying the request: it is dropped (Http.sys resets it when the queue closes).
+      }
+      op->retryId = 0;
+      op->failures = 0;
+      try {
+        if (op->bufferSize != initialBufferSize) AllocateReceiveBuffer(op, initialBufferSize);
+      } catch (...) {
+        // keep the larger buffer
       }
       PostReceive(op);
       return;
@@ -152,8 +178,15 @@ void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) {
     if (result == ERROR_MORE_DATA) {
       op->retryId = reinterpret_cast<const HTTP_REQUEST_V2*>(op->buffer.get())->RequestId;
       ULONG need = bytes > op->bufferSize ? static_cast<ULONG>(bytes) : op->bufferSize * 2;
+      bool allocated = false;
       if (need <= kMaxRequestBuffer) {
-        AllocateReceiveBuffer(op, need);
+        try {
+          AllocateReceiveBuffer(op, need);
+          allocated = true;
+        } catch (...) {
+        }
+      }
+      if (allocated) {
         PostReceive(op);
         return;
       }
@@ -656,6 +689,9 @@ Napi::Value RequestQueue::SendResponse(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> views = OptionalByteViews(env, r, "body");
   // No JavaScript runs after this point, so the byte pointers stay valid.
   for (const auto& v : views) spec.body.push_back(ViewBytes(env, v));
+  if (spec.moreData && !Api().caps.streamingResponses) {
+    throw UnsupportedError(env, "HttpSendResponseEntityBody", "Streaming a response body (moreData)");
+  }
   if (spec.opaque && !Api().caps.opaqueUpgrade) {
     throw UnsupportedError(env, "HttpSendHttpResponse", "Opaque (upgrade) responses");
   }
@@ -688,6 +724,9 @@ Napi::Value RequestQueue::SendBody(const Napi::CallbackInfo& info) {
   spec.disconnect = OptionalBool(env, c, "disconnect");
   std::vector<Napi::Value> views = OptionalByteViews(env, c, "body");
   for (const auto& v : views) spec.body.push_back(ViewBytes(env, v));
+  if (!Api().caps.streamingResponses) {
+    throw UnsupportedError(env, "HttpSendResponseEntityBody", "Streaming a response body");
+  }
   if (!spec.trailers.empty() && !Api().caps.trailers) {
     throw UnsupportedError(env, "HttpSendResponseEntityBody", "Response trailers");
   }

@@ -61,7 +61,7 @@ class QueueCore {
   bool created = false;
   std::string name;
   PTP_IO io = nullptr;
-  napi_threadsafe_function tsfn = nullptr;
+  napi_threadsafe_function tsfn = nullptr;  // read on pool threads under mu
   bool tsfnRefed = false;
   bool hookAdded = false;
   napi_ref self = nullptr;
@@ -81,9 +81,9 @@ class QueueCore {
   bool envGone = false;               // guarded by mu
 
   // Pool thread side.
-  void OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes);
+  void OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) noexcept;
   // Issues (or re-issues) a receive. Called with the op counted in outstanding.
-  void PostReceive(Op* op);
+  void PostReceive(Op* op) noexcept;
 
   // JavaScript thread side.
   void EnsureIo();
@@ -98,7 +98,7 @@ class QueueCore {
   void ShutdownBlocking();
 
  private:
-  void Push(Completion c, bool countedOp);
+  void Push(Completion c, bool countedOp) noexcept;
   void Signal();
 };
 

@@ -7,7 +7,7 @@
 //      and build/win/native-tests.exe (the structure checks; run it under Wine).
 // Flags: --debug (unoptimised build), --run-tests (run native-tests.exe under Wine afterwards).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,7 +89,10 @@ if (!addonImports.some((n) => n.toLowerCase() === 'node.exe')) fail('the addon d
 const prebuildDir = join(root, 'prebuilds', 'win32-x64');
 mkdirSync(prebuildDir, { recursive: true });
 const prebuild = join(prebuildDir, 'node.napi.node');
-copyFileSync(addon, prebuild);
+// Written beside and renamed into place: processes that have the old file loaded keep their copy.
+const staging = `${prebuild}.${process.pid}.tmp`;
+copyFileSync(addon, staging);
+renameSync(staging, prebuild);
 console.log(`build-win: wrote ${prebuild.slice(root.length + 1)}`);
 
 if (args.has('--run-tests')) {
