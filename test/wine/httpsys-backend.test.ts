@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { freePort, wineHost, type WineHost } from './harness.js';
-import { request, requestJson } from './client.js';
-import { startHttpSysServer, type HttpSysServer, type InfoEcho } from './httpsys-fixture.js';
+import { startHttpSysServer, wire, wireJson, type HttpSysServer, type InfoEcho } from './httpsys-fixture.js';
 import { unavailableReason } from './native-fixture.js';
 
 const host = await wineHost();
@@ -22,7 +21,9 @@ describe('Http.sys backend under Wine', { skip }, () => {
   let server: HttpSysServer;
   let port: number;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-  const BODY_LIMIT = 4 * 1024 * 1024;
+  // Wine 8's http.sys reads a request body only as far as the data already waiting on the socket
+  // when it first sees the request (about 100 KiB on a loopback), so bodies here stay below that.
+  const BODY_LIMIT = 80 * 1024;
   const HEADER_LIMIT = 8 * 1024;
 
   before(async () => {
@@ -39,9 +40,9 @@ describe('Http.sys backend under Wine', { skip }, () => {
   });
 
   test('the request reaches the handler with every contract field', async () => {
-    const info = await requestJson<InfoEcho>(port, '/svc/info?a=1&b=%20x', {
+    const info = await wireJson<InfoEcho>(port, '/svc/info?a=1&b=%20x', {
       agent,
-      headers: { 'X-Multi': ['one', 'two'], cookie: ['c1=1', 'c2=2'], accept: 'application/json' },
+      headers: { 'X-Multi': ['one', 'two'], Cookie: ['c1=1', 'c2=2'], Accept: 'application/json' },
     });
     assert.equal(info.fixture, 'main');
     assert.equal(info.method, 'GET');
@@ -65,124 +66,123 @@ describe('Http.sys backend under Wine', { skip }, () => {
     assert.equal(info.localPort, port);
     assert.equal(info.secure, false);
     assert.equal(info.prefix, `http://+:${port}/svc/`);
-    // What this host can do, as the backend reports it per exchange.
+    // What this exchange can do, as the backend derives it from the host.
     assert.equal(info.capabilities.http2, false);
-    // Http.sys sends trailers only on HTTP/2.
-    assert.equal(info.capabilities.trailers, false);
+    assert.equal(info.capabilities.trailers, false, 'Http.sys sends trailers only on HTTP/2');
     assert.equal(info.capabilities.reset, server.capabilities.reset);
     assert.equal(info.capabilities.streaming, server.capabilities.streamingResponses);
     assert.equal(info.capabilities.upgrade, server.capabilities.opaqueUpgrade);
   });
 
   test('a small POST body is echoed back', async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/svc/echo`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain' },
-      body: 'hello from linux',
-    });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get('content-type'), 'text/plain');
-    assert.equal(await res.text(), 'hello from linux');
+    const r = await wire(port, '/svc/echo', { agent, body: 'hello from linux', headers: { 'Content-Type': 'text/plain' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'text/plain');
+    assert.equal(r.body.toString(), 'hello from linux');
   });
 
-  test('a 3 MiB body is pulled through readBody and echoed byte for byte', async () => {
-    const body = randomBytes(3 * 1024 * 1024);
-    const r = await request(port, '/svc/echo', { agent, method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+  test('a body larger than the first receive is pulled through readBody and echoed byte for byte', async () => {
+    const body = randomBytes(BODY_LIMIT - 11);
+    const r = await wire(port, '/svc/echo', { agent, body, headers: { 'Content-Type': 'application/octet-stream' } });
     assert.equal(r.status, 200);
     assert.equal(r.body.byteLength, body.byteLength);
     assert.ok(r.body.equals(body));
   });
 
-  test('request body digest matches what was sent', async () => {
-    const body = randomBytes(1_500_000);
-    const d = await requestJson<{ bytes: number; sha256: string }>(port, '/svc/digest', { agent, method: 'PUT', body });
+  test('the request body digest matches what was sent', async () => {
+    const body = randomBytes(50_003);
+    const d = await wireJson<{ bytes: number; sha256: string }>(port, '/svc/digest', { agent, method: 'PUT', body });
     assert.equal(d.bytes, body.byteLength);
     assert.equal(d.sha256, createHash('sha256').update(body).digest('hex'));
   });
 
-  test('a streamed 5 MiB response body arrives whole with its length', async () => {
-    const n = 5 * 1024 * 1024 + 7;
-    const r = await request(port, `/svc/bytes?n=${n}`, { agent });
+  test('a multi-chunk response body arrives whole with its length', async () => {
+    const n = 2 * 1024 * 1024 - 5;
+    const r = await wire(port, `/svc/bytes?n=${n}`, { agent });
     assert.equal(r.status, 200);
     assert.equal(r.body.byteLength, n);
     assert.ok(r.body.equals(pattern(n)));
     if (!server.capabilities.streamingResponses) assert.equal(r.headers['content-length'], String(n));
   });
 
+  test('a response past the buffered limit is refused with 500 where bodies cannot be streamed', async (t) => {
+    if (server.capabilities.streamingResponses) {
+      t.skip('this host streams response bodies, so nothing is buffered whole');
+      return;
+    }
+    const r = await wire(port, `/svc/bytes?n=${3 * 1024 * 1024}`);
+    assert.equal(r.status, 500);
+    const logged = await server.proc.nextReport<{ message: string }>('error');
+    assert.match(logged.message, /cannot stream response bodies/);
+    const info = await wireJson<InfoEcho>(port, '/svc/info', { agent });
+    assert.equal(info.fixture, 'main');
+  });
+
   test('empty responses, status codes and HEAD', async () => {
-    const nc = await request(port, '/svc/status?code=204', { agent });
+    const nc = await wire(port, '/svc/status?code=204', { agent });
     assert.equal(nc.status, 204);
     assert.equal(nc.body.byteLength, 0);
-    const created = await request(port, '/svc/status?code=201', { agent });
+    const created = await wire(port, '/svc/status?code=201', { agent });
     assert.equal(created.status, 201);
     assert.equal(created.headers['x-fixture'], 'main');
-    const head = await request(port, '/svc/bytes?n=1000', { agent, method: 'HEAD' });
+    const head = await wire(port, '/svc/bytes?n=1000', { agent, method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.body.byteLength, 0);
   });
 
   test('repeated response headers: set-cookie stays apart, known headers are joined, reason phrase kept', async () => {
-    const r = await request(port, '/svc/headers', { agent });
+    const r = await wire(port, '/svc/headers', { agent });
     assert.equal(r.status, 200);
+    assert.equal(r.statusMessage, 'Fine Thanks');
     assert.deepEqual(r.headers['set-cookie'], ['a=1; Path=/', 'b=2; Path=/']);
     assert.equal(r.headers['vary'], 'accept, origin');
     assert.equal(r.headers['x-repeat'], 'one, two');
     assert.equal(r.body.toString(), 'headers\n');
-    const statusLine = await new Promise<string>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/svc/headers', agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusMessage ?? ''));
-      });
-      req.on('error', reject);
-    });
-    assert.equal(statusLine, 'Fine Thanks');
   });
 
   test('a handler that throws gets 500, one that passes gets 404, and the queue keeps serving', async () => {
-    const thrown = await request(port, '/svc/throw', { agent });
+    const thrown = await wire(port, '/svc/throw', { agent });
     assert.equal(thrown.status, 500);
     const report = await server.proc.nextReport<{ message: string }>('error');
     assert.match(report.message, /handler failed for GET \/svc\/throw/);
-    const passed = await request(port, '/svc/not-mine', { agent });
+    const passed = await wire(port, '/svc/not-mine', { agent });
     assert.equal(passed.status, 404);
-    const info = await requestJson<InfoEcho>(port, '/svc/info', { agent });
+    const info = await wireJson<InfoEcho>(port, '/svc/info', { agent });
     assert.equal(info.fixture, 'main');
   });
 
   test('a body over limits.maxRequestBodyBytes gets 413 and the queue keeps serving', async () => {
-    const r = await request(port, '/svc/digest', { agent: false, method: 'POST', body: Buffer.alloc(BODY_LIMIT + 1) });
+    const r = await wire(port, '/svc/digest', { method: 'POST', body: Buffer.alloc(BODY_LIMIT + 1) });
     assert.equal(r.status, 413);
-    const ok = await requestJson<{ bytes: number }>(port, '/svc/digest', { agent, method: 'POST', body: Buffer.alloc(1000) });
+    const ok = await wireJson<{ bytes: number }>(port, '/svc/digest', { agent, method: 'POST', body: Buffer.alloc(1000) });
     assert.equal(ok.bytes, 1000);
   });
 
   test('a header block over limits.maxHeaderBytes gets 431', async () => {
-    const r = await request(port, '/svc/info', { agent: false, headers: { 'x-big': 'h'.repeat(HEADER_LIMIT + 100) } });
+    const r = await wire(port, '/svc/info', { headers: { 'X-Big': 'h'.repeat(HEADER_LIMIT + 100) } });
     assert.equal(r.status, 431);
-    const info = await requestJson<InfoEcho>(port, '/svc/info', { agent });
+    const info = await wireJson<InfoEcho>(port, '/svc/info', { agent });
     assert.equal(info.fixture, 'main');
   });
 
-  test('trailers: sent where the exchange can, otherwise dropped with one warning and the body intact', async () => {
-    const r = await request(port, '/svc/trailers', { agent });
+  test('trailers on HTTP/1.1 are dropped with one warning and the body intact', async () => {
+    const r = await wire(port, '/svc/trailers', { agent });
     assert.equal(r.status, 200);
     assert.equal(r.body.toString(), 'with trailers\n');
-    if (!server.capabilities.trailers) {
-      const warning = await server.proc.nextReport<{ message: string }>('warn');
-      assert.match(warning.message, /trailers were dropped/);
-    }
+    const warning = await server.proc.nextReport<{ message: string }>('warn');
+    assert.match(warning.message, /trailers were dropped/);
   });
 
   test('a reset answer ends the exchange the way this host can', async () => {
-    if (server.capabilities.reset) {
+    if (server.capabilities.reset || server.capabilities.cancel) {
       // HTTP/1.1 has no stream to reset: the connection is dropped.
-      await assert.rejects(request(port, '/svc/reset', { agent: false }));
+      await assert.rejects(wire(port, '/svc/reset'));
     } else {
       // No reset or cancel on this host: the request is finished with 500 so it does not hang.
-      const r = await request(port, '/svc/reset', { agent: false });
+      const r = await wire(port, '/svc/reset');
       assert.equal(r.status, 500);
     }
-    const info = await requestJson<InfoEcho>(port, '/svc/info', { agent });
+    const info = await wireJson<InfoEcho>(port, '/svc/info', { agent });
     assert.equal(info.fixture, 'main');
   });
 
@@ -192,8 +192,8 @@ describe('Http.sys backend under Wine', { skip }, () => {
       return;
     }
     const controller = new AbortController();
-    const pending = request(port, '/svc/wait-abort', { agent: false, signal: controller.signal }).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 200));
+    const pending = wire(port, '/svc/wait-abort', { signal: controller.signal }).catch(() => undefined);
+    await wireJson<InfoEcho>(port, '/svc/info');
     controller.abort();
     await pending;
     const aborted = await server.proc.nextReport<{ reason: { name: string } }>('aborted');
@@ -201,10 +201,10 @@ describe('Http.sys backend under Wine', { skip }, () => {
   });
 
   test('close with an exchange in flight: it is aborted after the grace period and the process exits', async () => {
-    const inFlight = request(port, '/svc/wait-abort', { agent: false });
+    const inFlight = wire(port, '/svc/wait-abort');
     // The exchange is running once a later request on another connection has been answered.
-    await requestJson<InfoEcho>(port, '/svc/info', { agent: false });
-    const closing = await requestJson<{ closing: boolean }>(port, '/svc/control/close?graceful=300', { agent: false });
+    await wireJson<InfoEcho>(port, '/svc/info');
+    const closing = await wireJson<{ closing: boolean }>(port, '/svc/control/close?graceful=300');
     assert.equal(closing.closing, true);
     const aborted = await server.proc.nextReport<{ reason: { name: string } }>('aborted');
     assert.equal(aborted.reason.name, 'QueueClosedError');
@@ -213,7 +213,8 @@ describe('Http.sys backend under Wine', { skip }, () => {
       () => 'connection closed',
     );
     // Cancel where the host has it (the connection drops), else an explicit 503.
-    assert.ok(answer === 503 || answer === 'connection closed', `in-flight answer: ${answer}`);
+    if (server.capabilities.cancel) assert.equal(answer, 'connection closed');
+    else assert.equal(answer, 503);
     await server.proc.nextReport('closed');
     const exit = await server.proc.waitForExit({ timeoutMs: 30_000 });
     assert.equal(exit.code, 0, server.proc.tail());

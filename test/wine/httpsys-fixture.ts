@@ -1,4 +1,5 @@
 /** Starts fixtures/httpsys-server.js (a request queue on the Http.sys backend) under Wine. */
+import http from 'node:http';
 import type { NativeCapabilities } from '../../src/native/types.js';
 import { startWineNode, type WineHost, type WineProcess } from './harness.js';
 import type { HttpSysFixtureConfig } from './fixtures/httpsys-server.js';
@@ -48,4 +49,54 @@ export interface InfoEcho {
     readonly http2: boolean;
     readonly streaming: boolean;
   };
+}
+
+export interface WireResult {
+  readonly status: number;
+  readonly statusMessage: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/**
+ * One HTTP/1.1 request with node:http, sending Host and Content-Length in their
+ * usual capitalisation (Wine 8's http.sys matches those two names case-sensitively).
+ */
+export function wire(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string | string[]>; body?: Uint8Array | string; agent?: http.Agent | false; signal?: AbortSignal } = {},
+): Promise<WireResult> {
+  return new Promise((resolve, reject) => {
+    const body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body;
+    const headers: Record<string, string | string[]> = { ...options.headers };
+    if (body !== undefined) headers['Content-Length'] = String(body.byteLength);
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: options.method ?? (body ? 'POST' : 'GET'),
+        headers,
+        agent: options.agent ?? false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export async function wireJson<T>(port: number, path: string, options: Parameters<typeof wire>[2] = {}): Promise<T> {
+  const r = await wire(port, path, options);
+  if (r.status !== 200) throw new Error(`${options.method ?? 'GET'} ${path}: status ${r.status}, body ${r.body.toString('utf8').slice(0, 300)}`);
+  return JSON.parse(r.body.toString('utf8')) as T;
 }

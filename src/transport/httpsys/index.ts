@@ -7,11 +7,10 @@ import { loadBinding } from './native-binding.js';
 import { HttpSysQueue } from './queue.js';
 
 export { HttpSysError, HttpSysUnsupportedError, ResponseTooLargeError, ExchangeResetError } from './errors.js';
-export { DEFAULT_BUFFERED_RESPONSE_LIMIT } from './response-sink.js';
-export { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_REQUEST_BODY_BYTES } from './queue.js';
+export { DEFAULT_BUFFERED_RESPONSE_LIMIT, WINE_BUFFERED_RESPONSE_LIMIT } from './response-sink.js';
 
 /** Open a request queue on Http.sys (Windows, or Wine for the subset it hosts). */
 export async function openHttpSysQueue(options: BackendOpenOptions): Promise<BackendQueue> {
-  const binding = await loadBinding();
+  const binding = loadBinding();
   return HttpSysQueue.open(binding, options);
 }

@@ -12,10 +12,10 @@ import type {
 } from '../../native/types.js';
 import { QueueClosedError } from '../errors.js';
 import { parseUrlPrefix, samePrefix, type UrlPrefix } from '../prefix.js';
-import type { BackendExchange, BackendOpenOptions, BackendQueue, Logger, QueueLimits } from '../types.js';
+import type { BackendExchange, BackendOpenOptions, BackendQueue, HostFacts, Logger, QueueLimits } from '../types.js';
 import { DisconnectWatcher } from './disconnects.js';
 import { HttpSysUnsupportedError, toHttpSysError } from './errors.js';
-import { DEFAULT_BUFFERED_RESPONSE_LIMIT, DEFAULT_SENDS_IN_FLIGHT } from './response-sink.js';
+import { DEFAULT_BUFFERED_RESPONSE_LIMIT, DEFAULT_SENDS_IN_FLIGHT, WINE_BUFFERED_RESPONSE_LIMIT } from './response-sink.js';
 import { HttpSysExchange, type ExchangeContext } from './server-request.js';
 import { acquireServerSession } from './session.js';
 
@@ -66,7 +66,7 @@ export class HttpSysQueue implements BackendQueue {
       logger: options.logger,
       maxRequestBodyBytes: limits.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
       maxSendsInFlight: DEFAULT_SENDS_IN_FLIGHT,
-      bufferLimit: DEFAULT_BUFFERED_RESPONSE_LIMIT,
+      bufferLimit: host.host === 'wine' ? WINE_BUFFERED_RESPONSE_LIMIT : DEFAULT_BUFFERED_RESPONSE_LIMIT,
       onSettled: (exchange) => this.inFlight.delete(exchange),
     };
   }
@@ -328,6 +328,34 @@ export class HttpSysQueue implements BackendQueue {
     }
     this.inFlight.clear();
     this.releaseSession();
+  }
+
+  /**
+   * What this host can do beyond one exchange. Http.sys never speaks cleartext
+   * HTTP/2; Wine's http.sys also lacks chunked request bodies, disconnect
+   * notification, and holds unmatched URLs instead of answering 404.
+   */
+  hostFacts(): HostFacts {
+    const wine = this.host.host === 'wine';
+    return {
+      host: this.host.host,
+      ...(this.host.wineVersion !== undefined ? { wineVersion: this.host.wineVersion } : {}),
+      osBuild: this.host.os.build,
+      h2c: false,
+      clientAbortSignal: this.host.disconnectNotification,
+      chunkedRequestBodies: !wine,
+      // Wine 8's http.sys buffers a whole request body before handing the request over and drops
+      // the connection once the body outgrows its buffer (a few hundred KiB).
+      largeRequestBodies: !wine,
+      unmatchedUrl404: !wine,
+      // Wine 8's http.sys matches "Host" and "Content-Length" case-sensitively: a lower-case
+      // host gets 400 and a lower-case content-length leaves the body unread.
+      lowerCaseFramingHeaders: !wine,
+      arbitraryMethodsHttp1: true,
+      streamingResponses: this.host.streamingResponses,
+      // Where responses cannot be streamed, larger ones are refused with 500.
+      ...(this.host.streamingResponses ? {} : { maxResponseBytes: this.exchangeContext.bufferLimit }),
+    };
   }
 
   /** Exchanges received and not yet settled. */

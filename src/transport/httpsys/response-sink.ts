@@ -15,6 +15,13 @@ import { openUpgradedStream } from './upgrade-stream.js';
 
 /** Default for ExchangeIo.bufferLimit: responses up to 64 MiB are buffered where bodies cannot be streamed. */
 export const DEFAULT_BUFFERED_RESPONSE_LIMIT = 64 * 1024 * 1024;
+/**
+ * The buffered limit under Wine 8. Its http.sys writes a whole response with one
+ * non-blocking send() and drops what the socket did not take, so only responses
+ * that fit a socket send buffer arrive whole (3 MiB did, 5 MiB was cut at 3.9 MB
+ * on a Linux loopback). Larger responses are refused with 500 rather than cut.
+ */
+export const WINE_BUFFERED_RESPONSE_LIMIT = 2 * 1024 * 1024;
 /** Default for ExchangeIo.maxSendsInFlight. */
 export const DEFAULT_SENDS_IN_FLIGHT = 4;
 

@@ -55,12 +55,7 @@ class HttpSysRequest implements ServerRequest {
   /** Header block size in bytes, for the header limit. */
   readonly headerBytes: number;
 
-  constructor(
-    native: NativeRequest,
-    prefix: string,
-    private readonly exchange: HttpSysExchange,
-    ctx: ExchangeContext,
-  ) {
+  constructor(native: NativeRequest, prefix: string, exchange: HttpSysExchange, ctx: ExchangeContext) {
     const mapped = mapRequestHeaders(native.headers);
     const target = splitRawUrl(native.rawUrl);
     this.method = native.method;
@@ -96,11 +91,20 @@ class HttpSysRequest implements ServerRequest {
     });
   }
 
-  /** Watching for the client going away starts when someone first looks at the signal. */
-  get signal(): AbortSignal {
-    this.exchange.watchDisconnect();
-    return this.exchange.controller.signal;
-  }
+  declare readonly signal: AbortSignal;
+}
+
+// Watching for the client going away starts when someone first reads `signal`.
+// It is an own enumerable accessor so copies made with object spread keep it.
+function defineSignal(request: HttpSysRequest, exchange: HttpSysExchange): void {
+  Object.defineProperty(request, 'signal', {
+    enumerable: true,
+    configurable: false,
+    get(): AbortSignal {
+      exchange.watchDisconnect();
+      return exchange.controller.signal;
+    },
+  });
 }
 
 export class HttpSysExchange implements BackendExchange {
@@ -118,6 +122,7 @@ export class HttpSysExchange implements BackendExchange {
     private readonly ctx: ExchangeContext,
   ) {
     this.request = new HttpSysRequest(native, prefix, this, ctx);
+    defineSignal(this.request, this);
     const io: ExchangeIo = {
       queue: ctx.queue,
       id: native.id,
