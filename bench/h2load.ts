@@ -29,8 +29,13 @@ export interface H2loadResult {
 /** Makes sure h2load is on PATH, installing Debian's nghttp2-client when it is not. */
 export function ensureH2load(): void {
   if (spawnSync('h2load', ['--version']).status === 0) return;
-  console.log('h2load not found; installing nghttp2-client with apt-get');
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'nghttp2-client'], { stdio: 'inherit' });
+  console.error('h2load not found; installing nghttp2-client with apt-get');
+  const install = (): boolean =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'nghttp2-client'], { stdio: 'inherit' }).status === 0;
+  if (!install()) {
+    execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+    install();
+  }
   if (spawnSync('h2load', ['--version']).status !== 0) throw new Error('h2load is still not available');
 }
 

@@ -336,6 +336,8 @@ async function main(): Promise<void> {
   }
   const report = formatReport(results, machine, s, (Date.now() - started) / 1000, { before: loadBefore, after: loadavg()[0]! });
   process.stdout.write(report);
+  // The run is only trustworthy when every server answered correctly throughout.
+  if (results.some((r) => r.error !== undefined || r.problems.length > 0)) process.exitCode = 1;
   if (s.json) writeFileSync(s.json, JSON.stringify({ machine, settings: { ...s, phases: [...s.phases], profile: [...s.profile], heap: [...s.heap] }, results }, null, 2));
   if (s.profile.size === 0 && s.heap.size === 0) rmSync(dir, { recursive: true, force: true });
   else log(`profiles kept in ${dir}`);
