@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync, deflateSync } from 'node:zlib';
 import fc from 'fast-check';
-import { compress, decompress, GrpcError, parseEncodingList, Status } from '../../src/index.js';
+import { compress, decompress, GrpcError, parseEncodingList, Status } from '../../src/grpc/index.js';
 
 test('gzip and deflate round-trip, small (synchronous) and large (thread pool)', async () => {
   for (const size of [0, 100, 100_000]) {

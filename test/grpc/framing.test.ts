@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeFrame, FrameDecoder, GrpcError, readFrames, Status, type Frame } from '../../src/index.js';
+import { encodeFrame, FrameDecoder, GrpcError, readFrames, Status, type Frame } from '../../src/grpc/index.js';
 
 function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeGrpcMessage, encodeGrpcMessage } from '../../src/index.js';
+import { decodeGrpcMessage, encodeGrpcMessage } from '../../src/grpc/index.js';
 
 test('printable ASCII except % passes through; everything else is %XX of UTF-8', () => {
   assert.equal(encodeGrpcMessage('plain text ~!'), 'plain text ~!');

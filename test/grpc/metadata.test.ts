@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeBinaryValue, encodeBinaryValue, GrpcError, Metadata, metadataFromHeaders, Status } from '../../src/index.js';
+import { decodeBinaryValue, encodeBinaryValue, GrpcError, Metadata, metadataFromHeaders, Status } from '../../src/grpc/index.js';
 
 const limits = { maxSize: 8192 };
 

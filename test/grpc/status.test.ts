@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GrpcError, grpcStatusFromHttp, httpStatusFromGrpc, Metadata, Status, statusName } from '../../src/index.js';
+import { GrpcError, grpcStatusFromHttp, httpStatusFromGrpc, Metadata, Status, statusName } from '../../src/grpc/index.js';
 
 test('the 17 codes, their names and HTTP mapping', () => {
   assert.equal(Object.keys(Status).length, 17);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { formatTimeout, GrpcError, parseTimeout, Status } from '../../src/index.js';
+import { formatTimeout, GrpcError, parseTimeout, Status } from '../../src/grpc/index.js';
 
 test('grpc-timeout units', () => {
   assert.equal(parseTimeout('1H'), 3_600_000);

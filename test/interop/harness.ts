@@ -1,5 +1,7 @@
 /** Start a GrpcServer on a portable-backend queue at a free port, for tests. */
-import { createRequestQueue, type GrpcServer, type Logger, type RequestQueue } from '../../src/index.js';
+import type { GrpcServer } from '../../src/grpc/index.js';
+import { createRequestQueue } from '../../src/transport/queue.js';
+import type { Logger, RequestQueue } from '../../src/transport/types.js';
 
 export interface Served {
   readonly queue: RequestQueue;

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { Status, type CallOutcome } from '../../src/index.js';
+import { Status, type CallOutcome } from '../../src/grpc/index.js';
 import { createInteropServer, INTEROP_PROTO_DIR, TEST_PROTO } from './test-service.js';
 import { serve, type Served } from './harness.js';
 

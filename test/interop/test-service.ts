@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type protobuf from 'protobufjs';
-import { GrpcError, GrpcServer, loadProtos, type CallContext, type GrpcServerOptions, type Status } from '../../src/index.js';
+import { GrpcError, GrpcServer, loadProtos, type CallContext, type GrpcServerOptions, type Status } from '../../src/grpc/index.js';
 
 /** Directory holding src/proto/grpc/testing/*.proto (the sources, not dist). */
 export const INTEROP_PROTO_DIR = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../test/interop/proto');
