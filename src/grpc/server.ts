@@ -309,7 +309,10 @@ export class GrpcServer {
   #intercept(call: Call, route: Route): void {
     const chain = this.#interceptors;
     let started = false;
-    const step = (i: number): Promise<CallOutcome> => {
+    void call.outcome; // outcome tracking must exist before the call can end
+    // Each `next()` resolves with the outcome, also when an inner interceptor
+    // short-circuits by throwing: that error becomes the call's status.
+    const invoke = (i: number): Promise<CallOutcome> => {
       if (i === chain.length) {
         if (!started) {
           started = true;
@@ -317,22 +320,27 @@ export class GrpcServer {
         }
         return call.outcome;
       }
-      return Promise.resolve(chain[i]!(call, () => step(i + 1))).then(() => call.outcome);
-    };
-    void call.outcome; // outcome tracking must exist before the call can end
-    Promise.resolve()
-      .then(() => chain[0]!(call, () => step(1)))
-      .then(
+      let step: Promise<unknown>;
+      try {
+        step = Promise.resolve(chain[i]!(call, () => invoke(i + 1)));
+      } catch (e) {
+        step = Promise.reject(e);
+      }
+      return step.then(
         () => {
           if (!started && !call.done) {
             call.fail(new GrpcError(Status.INTERNAL, 'an interceptor returned without calling next()'));
           }
+          return call.outcome;
         },
         (e: unknown) => {
           if (!call.done) call.fail(e);
           else if (!(e instanceof GrpcError)) this.#logger.error(`gRPC interceptor failed after ${call.method} ended`, e);
+          return call.outcome;
         },
       );
+    };
+    void invoke(0);
   }
 }
 
