@@ -158,6 +158,26 @@ describe('Http.sys backend under Wine', { skip }, () => {
     assert.equal(ok.bytes, 1000);
   });
 
+  test('a chunked request body is refused with 501 where the host cannot decode it', async (t) => {
+    if (server.capabilities.host !== 'wine') {
+      t.skip('Http.sys decodes chunked request bodies on Windows');
+      return;
+    }
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/svc/digest', method: 'POST', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      // A write before end makes node:http send Transfer-Encoding: chunked.
+      req.write('chunked ');
+      req.end('body');
+    });
+    assert.equal(status, 501);
+    const info = await wireJson<InfoEcho>(port, '/svc/info', { agent });
+    assert.equal(info.fixture, 'main');
+  });
+
   test('a header block over limits.maxHeaderBytes gets 431', async () => {
     const r = await wire(port, '/svc/info', { headers: { 'X-Big': 'h'.repeat(HEADER_LIMIT + 100) } });
     assert.equal(r.status, 431);

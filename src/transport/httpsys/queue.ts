@@ -45,6 +45,8 @@ export class HttpSysQueue implements BackendQueue {
   private readonly disconnects: DisconnectWatcher;
   private readonly exchangeContext: ExchangeContext;
   private accepting = true;
+  /** Wine 8's http.sys does not decode chunked request bodies. */
+  private readonly chunkedBodies: boolean;
   private started = false;
   private destroyed = false;
 
@@ -58,6 +60,7 @@ export class HttpSysQueue implements BackendQueue {
     private readonly attachedOnly: boolean,
   ) {
     this.disconnects = new DisconnectWatcher(queue, host.disconnectNotification);
+    this.chunkedBodies = host.host !== 'wine';
     const limits = options.limits ?? {};
     this.exchangeContext = {
       queue,
@@ -229,6 +232,11 @@ export class HttpSysQueue implements BackendQueue {
       this.refuse(exchange, 503, 'the service is shutting down\n');
       return;
     }
+    if (!this.chunkedBodies && exchange.request.headers['transfer-encoding'] !== undefined) {
+      // The host hands such a request over without its body; answering it would lose data.
+      this.refuse(exchange, 501, 'chunked request bodies are not supported on this host; send Content-Length\n');
+      return;
+    }
     const limits = this.options.limits ?? {};
     if (exchange.request.headerBytes > (limits.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES)) {
       this.refuse(exchange, 431, 'request header fields too large\n');
@@ -343,7 +351,7 @@ export class HttpSysQueue implements BackendQueue {
       osBuild: this.host.os.build,
       h2c: false,
       clientAbortSignal: this.host.disconnectNotification,
-      chunkedRequestBodies: !wine,
+      chunkedRequestBodies: this.chunkedBodies,
       // Wine 8's http.sys buffers a whole request body before handing the request over and drops
       // the connection once the body outgrows its buffer (a few hundred KiB).
       largeRequestBodies: !wine,
@@ -352,6 +360,12 @@ export class HttpSysQueue implements BackendQueue {
       // host gets 400 and a lower-case content-length leaves the body unread.
       lowerCaseFramingHeaders: !wine,
       arbitraryMethodsHttp1: true,
+      // An exchange can be ended by dropping its connection (reset or cancel). Wine has neither
+      // and ignores DISCONNECT, so there an abandoned exchange is answered 500/503 instead.
+      dropConnection: this.host.reset || this.host.cancel,
+      // Malformed framing (duplicate Content-Length, bad chunk sizes) is refused by Http.sys with 400;
+      // Wine's parser accepts some of it and then waits for bytes that never come.
+      strictRequestParsing: !wine,
       streamingResponses: this.host.streamingResponses,
       // Where responses cannot be streamed, larger ones are refused with 500.
       ...(this.host.streamingResponses ? {} : { maxResponseBytes: this.exchangeContext.bufferLimit }),

@@ -111,14 +111,21 @@ abstract class SinkBase implements ResponseSink {
       }
     }
     // No way to abort a request on this host: finish it so it does not hang.
-    const done = headSent
-      ? queue.sendBody(id, { moreData: false, disconnect: true })
-      : queue.sendResponse(id, {
+    try {
+      let done: Promise<void> | undefined;
+      if (!headSent) {
+        done = queue.sendResponse(id, {
           status: code === undefined ? 503 : 500,
           headers: ['content-length', '0', 'connection', 'close'],
           disconnect: true,
         });
-    done.catch(() => undefined);
+      } else if (host.streamingResponses) {
+        done = queue.sendBody(id, { moreData: false, disconnect: true });
+      }
+      done?.catch(() => undefined);
+    } catch (err) {
+      logger.warn('Http.sys: ending an abandoned request failed', toHttpSysError(err));
+    }
   }
 
   /** True when response bytes have reached Http.sys (so a new response can no longer be started). */
