@@ -14,6 +14,7 @@ export {
   ClientResetError,
   QueueClosedError,
 } from './transport/errors.js';
+export { HttpSysError, HttpSysUnsupportedError, ResponseTooLargeError, ExchangeResetError } from './transport/httpsys/errors.js';
 export * from './grpc/index.js';
 export {
   adaptGrpcJsService,
