@@ -2,50 +2,31 @@
  * The Bench service on this package's GrpcServer, served by a request queue
  * on the portable backend (node:http2 underneath).
  */
+import {
+  GrpcServer,
+  createRequestQueue,
+  type BidiStreamingHandler,
+  type CallContext,
+  type ServerStreamingHandler,
+  type UnaryHandler,
+} from '../../src/index.js';
 import { BenchService, bodyOf, type Payload, type StreamRequest } from '../schema.js';
-import type { RequestQueue, RequestQueueOptions } from '../../src/transport/types.js';
 import type { StartedServer } from './types.js';
 
-interface CallContextLike {
-  readonly signal: AbortSignal;
-}
+const Unary: UnaryHandler<Payload, Payload> = async (request) => ({ body: request.body });
 
-interface GrpcServerLike {
-  addService(service: typeof BenchService, implementation: object): unknown;
-  listen(queue: RequestQueue): unknown;
-  close(options?: { graceful?: number }): unknown;
-}
+const ServerStream: ServerStreamingHandler<StreamRequest, Payload> = async function* (request: StreamRequest, ctx: CallContext) {
+  const body = bodyOf(request.size);
+  for (let i = 0; i < request.count && !ctx.signal.aborted; i++) yield { body };
+};
 
-interface PackageEntry {
-  GrpcServer: new (options?: object) => GrpcServerLike;
-  createRequestQueue(options: RequestQueueOptions): RequestQueue | Promise<RequestQueue>;
-}
-
-/** Loads the package entry and checks that the parts the benchmark needs are there. */
-async function loadPackage(): Promise<PackageEntry> {
-  const entry = new URL('../../src/index.js', import.meta.url).href;
-  const mod = (await import(entry)) as Partial<PackageEntry>;
-  if (typeof mod.GrpcServer !== 'function' || typeof mod.createRequestQueue !== 'function') {
-    throw new Error('the package entry does not export GrpcServer and createRequestQueue');
-  }
-  return mod as PackageEntry;
-}
+const PingPong: BidiStreamingHandler<Payload, Payload> = async function* (requests: AsyncIterable<Payload>) {
+  for await (const m of requests) yield { body: m.body };
+};
 
 export async function start(): Promise<StartedServer> {
-  const { GrpcServer, createRequestQueue } = await loadPackage();
   const server = new GrpcServer();
-  server.addService(BenchService, {
-    async Unary(request: Payload): Promise<Payload> {
-      return { body: request.body };
-    },
-    async *ServerStream(request: StreamRequest, ctx: CallContextLike): AsyncGenerator<Payload> {
-      const body = bodyOf(request.size);
-      for (let i = 0; i < request.count && !ctx.signal.aborted; i++) yield { body };
-    },
-    async *PingPong(requests: AsyncIterable<Payload>): AsyncGenerator<Payload> {
-      for await (const m of requests) yield { body: m.body };
-    },
-  });
+  server.addService(BenchService, { Unary, ServerStream, PingPong });
   const queue = await createRequestQueue({ urls: ['http://127.0.0.1:0/'], backend: 'node' });
   server.listen(queue);
   const url = queue.urls[0];
