@@ -377,6 +377,20 @@ describe('grpc-js compatibility', () => {
     cancelled.delete('cancel-me');
   });
 
+  it('reports a passed deadline to the handler as a cancel, like grpc-js does', async () => {
+    for (const p of [grpcJsPort, port]) {
+      const c = client(p);
+      const seen = new Promise<void>((resolve) => cancelled.set(`deadline-${p}`, resolve));
+      const call = c['endless']!({ message: `deadline-${p}` }, new grpc.Metadata(), { deadline: Date.now() + 200 }) as grpc.ClientReadableStream<EchoReply>;
+      call.on('data', () => undefined);
+      call.on('error', () => undefined);
+      const status = await callWithStatus(call);
+      assert.equal(status.code, grpc.status.DEADLINE_EXCEEDED, `server on port ${p}`);
+      await seen;
+      cancelled.delete(`deadline-${p}`);
+    }
+  });
+
   it('keeps proto-loader descriptors for reflection', () => {
     const info = server.services().find((s) => s.name === 'compat.test.Echo');
     assert.ok(info);
