@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { packageProtoDir } from '../src/index.js';
 
 interface HelloReply {
   message: string;
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const target = process.argv[2] ?? `localhost:${process.env['PORT'] ?? 5000}`;
   const name = process.argv[3] ?? 'World';
   const greetDef = protoLoader.loadSync(findUp('examples/proto/greet.proto'));
-  const healthDef = protoLoader.loadSync('grpc/health/v1/health.proto', { includeDirs: [findUp('proto')], enums: String });
+  const healthDef = protoLoader.loadSync('grpc/health/v1/health.proto', { includeDirs: [packageProtoDir()], enums: String });
   const greet = grpc.loadPackageDefinition(greetDef)['greet'] as grpc.GrpcObject;
   const health = ((grpc.loadPackageDefinition(healthDef)['grpc'] as grpc.GrpcObject)['health'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject;
   const Greeter = greet['Greeter'] as grpc.ServiceClientConstructor;
