@@ -83,7 +83,7 @@ function landingPage(server: GrpcServer): Handler {
 
 function defaultUrls(backend: 'auto' | BackendName, port: number): string[] {
   const onHttpSys = backend === 'httpsys' || (backend === 'auto' && process.platform === 'win32');
-  // Http.sys: the localhost prefix needs no machine-wide reservation. Portable backend: any host name.
+  // Http.sys routes by host name: serve the demo's address, localhost. The portable backend takes any host name.
   return [onHttpSys ? `http://localhost:${port}/` : `http://+:${port}/`];
 }
 
