@@ -6,7 +6,7 @@
 import type { HandlerResult, Logger, ServerRequest, ServerResponse } from '../transport/types.js';
 import { compress, decompress, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
-import { FrameDecoder, readFrames, writeFrameHeader, type Frame } from './framing.js';
+import { FrameDecoder, writeFrameHeader, type Frame } from './framing.js';
 import { encodeGrpcMessage } from './message-encoding.js';
 import { Metadata, encodeBinaryValue } from './metadata.js';
 import { Outbox } from './outbox.js';
@@ -72,6 +72,7 @@ export class Call implements CallContext {
   #settleOutcome: ((o: CallOutcome) => void) | undefined;
   #thrown: unknown;
   readonly #onAbort: () => void;
+  #watching = false;
 
   constructor(
     config: CallConfig,
@@ -100,8 +101,19 @@ export class Call implements CallContext {
       this.#resolve = resolve;
     });
     this.#onAbort = () => this.cancel(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
-    if (request.signal.aborted) queueMicrotask(this.#onAbort);
-    else request.signal.addEventListener('abort', this.#onAbort, { once: true });
+    // Streaming calls follow the client from the start. A unary call checks the
+    // client when it responds, and follows it only once something needs to know
+    // sooner (the handler's signal, an interceptor's outcome): a listener per call
+    // is measurable on the unary hot path.
+    if (def.requestStream || def.responseStream) this.#watchClient();
+  }
+
+  #watchClient(): void {
+    if (this.#watching || this.#state === STATE_DONE) return;
+    this.#watching = true;
+    const signal = this.request.signal;
+    if (signal.aborted) queueMicrotask(this.#onAbort);
+    else signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   // ---- CallContext -------------------------------------------------------
@@ -112,6 +124,7 @@ export class Call implements CallContext {
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
+      this.#watchClient();
       this.#controller = new AbortController();
       if (this.#cancelReason !== undefined) this.#controller.abort(this.#cancelReason);
     }
@@ -158,6 +171,7 @@ export class Call implements CallContext {
   /** Resolves with the outcome once the call has ended (for interceptors). */
   get outcome(): Promise<CallOutcome> {
     if (this.#outcome === undefined) {
+      this.#watchClient();
       if (this.#state === STATE_DONE) this.#outcome = Promise.resolve(this.#makeOutcome());
       else
         this.#outcome = new Promise((resolve) => {
@@ -198,6 +212,7 @@ export class Call implements CallContext {
   async readOne(): Promise<unknown> {
     let frame: Frame | undefined;
     let count = 0;
+    // Chunks are decoded as they arrive, so an over-long declared length is refused at once.
     const decoder = new FrameDecoder(this.#config.maxReceive, (f) => {
       frame = f;
       count++;
@@ -221,23 +236,29 @@ export class Call implements CallContext {
   }
 
   /** The request messages of a client-streaming or bidi call. */
-  async *readMany(): AsyncGenerator<unknown, void, undefined> {
-    try {
-      for await (const frame of readFrames(this.request.body, this.#config.maxReceive)) {
-        if (this.#state === STATE_DONE) return;
-        const message = this.#decode(frame);
-        yield message instanceof Promise ? await message : message;
-      }
-      // Node's HTTP/2 stream ends its readable side just before it reports a
-      // client RST_STREAM; give the reset one turn to surface, so a cancelled
-      // client stream is not mistaken for a completed one.
-      if (!this.request.signal.aborted) await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.#cancelReason !== undefined) throw this.#cancelReason;
-    } catch (e) {
-      const error = this.#requestError(e);
-      this.fail(error);
-      throw error;
-    }
+  readMany(): AsyncIterableIterator<unknown> {
+    return new RequestStream(this, this.request.body, this.#config.maxReceive);
+  }
+
+  /** @internal A request body read failed: the status the call ends with. */
+  requestFailed(e: unknown): GrpcError {
+    const error = this.#requestError(e);
+    this.fail(error);
+    return error;
+  }
+
+  /** @internal The request body ended cleanly; resolves with the cancel reason if the client reset the stream instead. */
+  async confirmEnd(): Promise<GrpcError | undefined> {
+    // Node's HTTP/2 stream ends its readable side just before it reports a
+    // client RST_STREAM; give the reset one turn to surface, so a cancelled
+    // client stream is not mistaken for a completed one.
+    if (!this.request.signal.aborted) await new Promise<void>((resolve) => setImmediate(resolve));
+    return this.#cancelReason;
+  }
+
+  /** @internal Decode one request frame (may need to wait for decompression). */
+  decodeFrame(frame: Frame): unknown {
+    return this.#decode(frame);
   }
 
   #requestError(e: unknown): GrpcError {
@@ -304,6 +325,10 @@ export class Call implements CallContext {
     let frame = this.#frame(message);
     if (frame instanceof Promise) frame = await frame;
     if (this.#state === STATE_DONE) return;
+    if (this.request.signal.aborted) {
+      this.#onAbort();
+      return;
+    }
     if (this.#state === STATE_PENDING) {
       const trailers = this.#trailers === undefined || this.#trailers.isEmpty ? OK_TRAILERS : this.#statusRecord();
       this.#state = STATE_DONE;
@@ -381,7 +406,7 @@ export class Call implements CallContext {
   }
 
   #ended(): void {
-    this.request.signal.removeEventListener('abort', this.#onAbort);
+    if (this.#watching) this.request.signal.removeEventListener('abort', this.#onAbort);
     if (this.#clearTimer !== undefined) {
       this.#clearTimer();
       this.#clearTimer = undefined;
@@ -418,5 +443,77 @@ export class Call implements CallContext {
     out['grpc-status'] = String(this.#code);
     if (this.#message) out['grpc-message'] = encodeGrpcMessage(this.#message);
     if (this.#details !== undefined) out['grpc-status-details-bin'] = encodeBinaryValue(this.#details);
+  }
+}
+
+const END: IteratorResult<unknown> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * The request messages of a streaming call as one hand-written iterator over
+ * the body: frames are decoded as chunks arrive, with no generator chain
+ * held per call.
+ */
+class RequestStream implements AsyncIterableIterator<unknown> {
+  readonly #call: Call;
+  readonly #body: AsyncIterator<Uint8Array>;
+  readonly #decoder: FrameDecoder;
+  readonly #frames: Frame[] = [];
+  #index = 0;
+  #finished = false;
+
+  constructor(call: Call, body: AsyncIterable<Uint8Array>, maxLength: number) {
+    this.#call = call;
+    this.#body = body[Symbol.asyncIterator]();
+    this.#decoder = new FrameDecoder(maxLength, (f) => this.#frames.push(f));
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<unknown>> {
+    const call = this.#call;
+    for (;;) {
+      if (this.#finished || call.done) return END;
+      if (this.#index < this.#frames.length) {
+        const frame = this.#frames[this.#index++]!;
+        if (this.#index === this.#frames.length) {
+          this.#frames.length = 0;
+          this.#index = 0;
+        }
+        let value: unknown;
+        try {
+          value = call.decodeFrame(frame);
+          if (value instanceof Promise) value = await value;
+        } catch (e) {
+          this.#finished = true;
+          throw call.requestFailed(e);
+        }
+        return { done: false, value };
+      }
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await this.#body.next();
+        if (r.done) this.#decoder.end();
+        else this.#decoder.push(r.value);
+      } catch (e) {
+        this.#finished = true;
+        throw call.requestFailed(e);
+      }
+      if (r.done) {
+        this.#finished = true;
+        const reset = await call.confirmEnd();
+        if (reset !== undefined) throw reset;
+        return END;
+      }
+    }
+  }
+
+  async return(): Promise<IteratorResult<unknown>> {
+    if (!this.#finished) {
+      this.#finished = true;
+      await this.#body.return?.();
+    }
+    return END;
   }
 }

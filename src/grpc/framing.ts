@@ -37,7 +37,7 @@ export function writeFrameHeader(target: Uint8Array, offset: number, length: num
 export class FrameDecoder {
   readonly #maxLength: number;
   readonly #onFrame: (frame: Frame) => void;
-  readonly #header = new Uint8Array(FRAME_HEADER_LENGTH);
+  #header: Uint8Array | undefined;
   #headerFill = 0;
   #payload: Uint8Array | undefined;
   #payloadFill = 0;
@@ -79,6 +79,7 @@ export class FrameDecoder {
         pos += FRAME_HEADER_LENGTH;
       } else {
         const take = Math.min(FRAME_HEADER_LENGTH - this.#headerFill, n - pos);
+        this.#header ??= new Uint8Array(FRAME_HEADER_LENGTH);
         this.#header.set(chunk.subarray(pos, pos + take), this.#headerFill);
         this.#headerFill += take;
         pos += take;
