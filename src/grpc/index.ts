@@ -31,3 +31,4 @@ export type {
   CloseServerOptions,
   ServiceInfo,
 } from './types.js';
+export { encodeStatusDetails, decodeStatusDetails, type RpcStatus, type AnyMessage } from './status-details.js';

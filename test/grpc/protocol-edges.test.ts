@@ -225,6 +225,13 @@ describe('protocol edges over raw HTTP/2', () => {
     await stillServing();
   });
 
+  test('the longest grpc-timeout (99999999H) does not overflow the timer: the call completes', async () => {
+    const r = await rawCall(session, UNARY, { headers: { 'grpc-timeout': '99999999H' }, body: [msg({ text: 'far', n: 2 })] });
+    assert.equal(r.grpcStatus, Status.OK);
+    const zero = await rawCall(session, UNARY, { headers: { 'grpc-timeout': '0n' }, body: [msg({ text: 'wait' })] });
+    assert.equal(zero.grpcStatus, Status.DEADLINE_EXCEEDED);
+  });
+
   test('sendHeaders() sends response headers before the message', async () => {
     const call = rawCall(session, UNARY, { body: [msg({ text: 'headers-first' })] });
     const early = await new Promise<http2.IncomingHttpHeaders>((resolve) => call.stream.once('response', resolve));
