@@ -3,6 +3,7 @@
  * messages, status) and the ways it can end (handler done, error, cancel,
  * deadline, shutdown). Whatever ends it first wins; later outcomes are dropped.
  */
+import { QueueClosedError, RequestBodyTooLargeError } from '../transport/errors.js';
 import type { HandlerResult, Logger, ServerRequest, ServerResponse } from '../transport/types.js';
 import { compress, decompress, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
@@ -264,6 +265,13 @@ export class Call implements CallContext {
   #requestError(e: unknown): GrpcError {
     if (e instanceof GrpcError) return e;
     if (this.#cancelReason !== undefined) return this.#cancelReason;
+    if (e instanceof RequestBodyTooLargeError) {
+      return new GrpcError(
+        Status.RESOURCE_EXHAUSTED,
+        `the request stream exceeds the queue's limit of ${e.limit} bytes (limits.maxRequestBodyBytes)`,
+      );
+    }
+    if (e instanceof QueueClosedError) return new GrpcError(Status.UNAVAILABLE, 'the server is shutting down');
     return new GrpcError(Status.CANCELLED, 'the request body ended abruptly');
   }
 

@@ -263,3 +263,20 @@ test('two servers share one queue by path with passUnknownMethods; grpc-js reach
     await served.close();
   }
 });
+
+test("a request stream past the queue's body limit ends with RESOURCE_EXHAUSTED and the server keeps serving", async () => {
+  const served = await serve(lifecycleServer(newProbe()), [], 1000);
+  const session = await connect(served.port);
+  try {
+    const pieces = Array.from({ length: 10 }, () => msg({ n: 1, data: new Uint8Array(300) }));
+    const r = await rawCall(session, '/test.Echo/ClientStream', { body: pieces });
+    assert.equal(r.grpcStatus, Status.RESOURCE_EXHAUSTED);
+    assert.match(String(r.grpcMessage), /maxRequestBodyBytes/);
+    const ok = await rawCall(session, '/test.Echo/ClientStream', { body: [msg({ n: 4 })] });
+    assert.equal(ok.grpcStatus, Status.OK);
+    assert.equal(decodeMsgs(ok.frames)[0]?.n, 4);
+  } finally {
+    await closeSession(session);
+    await served.close();
+  }
+});

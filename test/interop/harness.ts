@@ -18,12 +18,12 @@ export function recordingLogger(logs: Served['logs']): Logger {
   };
 }
 
-export async function serve(server: GrpcServer, logs: Served['logs'] = []): Promise<Served> {
+export async function serve(server: GrpcServer, logs: Served['logs'] = [], maxRequestBodyBytes = Infinity): Promise<Served> {
   const queue = await createRequestQueue({
     urls: ['http://127.0.0.1:0/'],
     backend: 'node',
     logger: recordingLogger(logs),
-    limits: { maxRequestBodyBytes: Infinity },
+    limits: { maxRequestBodyBytes },
   });
   server.listen(queue);
   const port = Number(/:(\d+)\//.exec(queue.urls[0]!)![1]);
