@@ -12,7 +12,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { root, setupWine } from './setup.mjs';
+import { cleanStaleRunPrefixes, createRunPrefix, root, setupWine } from './setup.mjs';
 
 /** Environment variable carrying the prepared host to the test files (see test/wine/harness.ts). */
 const WINE_HOST_ENV = 'HTTPSYS_GRPC_WINE_HOST';
@@ -113,23 +113,20 @@ async function runNativeTests(setup, log) {
 async function runNodeTests(setup, files, log) {
   const dir = mkdtempSync(join(tmpdir(), 'httpsys-wine-tests-'));
   const countsFile = join(dir, 'counts.json');
-  const skipsFile = join(dir, 'skips.json');
   log(`\n▶ ${files.length} Wine test file(s): ${files.map((f) => relative(root, f)).join(', ')}`);
-  const { env: wineEnvironment, wine, nodeExe, prefix, wineVersion, addon, addonProblem } = setup;
+  const { env: wineEnvironment, wine, wineserver, nodeExe, prefix, wineVersion, addon, addonProblem } = setup;
   const env = {
     ...process.env,
     NODE_ENV: 'test',
-    [WINE_HOST_ENV]: JSON.stringify({ wine, nodeExe, prefix, env: wineEnvironment, wineVersion, addon, addonProblem }),
+    [WINE_HOST_ENV]: JSON.stringify({ wine, wineserver, nodeExe, prefix, env: wineEnvironment, wineVersion, addon, addonProblem }),
   };
   const args = [
     '--test',
     '--test-concurrency=2',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
-    `--test-reporter=${pathToFileURL(join(root, 'scripts', 'count-reporter.mjs')).href}`,
+    `--test-reporter=${pathToFileURL(join(root, 'scripts', 'wine', 'tier-reporter.mjs')).href}`,
     `--test-reporter-destination=${countsFile}`,
-    `--test-reporter=${pathToFileURL(join(root, 'scripts', 'wine', 'skip-reporter.mjs')).href}`,
-    `--test-reporter-destination=${skipsFile}`,
     ...files.map((f) => relative(root, f)),
   ];
   const r = await new Promise((resolve) => {
@@ -150,15 +147,11 @@ async function runNodeTests(setup, files, log) {
     counts.failed++;
     counts.failures.push(`Wine tests: node --test exited with ${r.code ?? r.signal}`);
   }
-  try {
-    const skips = JSON.parse(readFileSync(skipsFile, 'utf8'));
-    if (skips.length) {
-      log(`\nSkipped in the Wine tier (${skips.length}):`);
-      for (const s of skips) log(`  ﹣ ${relative(root, s.file).replace(/^dist\//, '')} › ${s.name}: ${s.reason}`);
-    }
-  } catch {
-    // no list when node --test ended early; its failure is counted above
+  if (counts.skips?.length) {
+    log(`\nSkipped in the Wine tier (${counts.skips.length}):`);
+    for (const s of counts.skips) log(`  ﹣ ${relative(root, s.file).replace(/^dist\//, '')} › ${s.name}: ${s.reason}`);
   }
+  delete counts.skips;
   rmSync(dir, { recursive: true, force: true });
   return counts;
 }
@@ -197,8 +190,20 @@ export async function runWineTier({ required = false, filters = [], log = (l) =>
     total.skipped += c.skipped;
     total.failures.push(...c.failures);
   };
-  if (wantNative) add(await runNativeTests(setup, log));
+  if (wantNative) {
+    // A private prefix (own wineserver) for the C++ program; ending it ends every Wine process it started.
+    const run = createRunPrefix(setup);
+    process.once('exit', run.dispose);
+    try {
+      add(await runNativeTests({ ...setup, prefix: run.prefix, env: run.env }, log));
+    } finally {
+      run.dispose();
+      process.removeListener('exit', run.dispose);
+    }
+  }
+  // Each test file makes its own private prefix through the harness (test/wine/harness.ts).
   if (files.length) add(await runNodeTests(setup, files, log));
+  cleanStaleRunPrefixes(setup.wineserver);
   const seconds = Math.round((Date.now() - started) / 1000);
   log(`\nWine tier: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped (${seconds} s)`);
   return total;

@@ -40,8 +40,10 @@ export const NODE_WIN = {
 const APT_WINE = ['wine', 'wine64'];
 const APT_MINGW = ['g++-mingw-w64-x86-64', 'mingw-w64-tools'];
 const CXX = 'x86_64-w64-mingw32-g++-posix';
-/** Seconds the wineserver stays up after the last Wine process exits. */
+/** Seconds a wineserver stays up after the last Wine process exits. */
 const WINESERVER_LINGER = 120;
+/** Private prefixes of tier runs, one per run (see createRunPrefix). */
+const RUNS_DIR = join(cacheDir, 'wine-runs');
 
 /**
  * The environment every Wine process of the tier gets: its own prefix, no debug
@@ -49,7 +51,7 @@ const WINESERVER_LINGER = 120;
  * Mono or Gecko when the prefix is created.
  */
 export function wineEnv(prefix = join(cacheDir, 'wineprefix'), base = process.env) {
-  const env = { ...base, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEARCH: 'win64', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
+  const env = { ...base, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEARCH: 'win64', WINEDLLOVERRIDES: 'mscoree,mshtml=;winedbg.exe=d' };
   delete env.DISPLAY;
   delete env.WAYLAND_DISPLAY;
   return env;
@@ -186,6 +188,78 @@ function ensureWineserver(wineserver, prefix) {
   spawnSync(wineserver, [`-p${WINESERVER_LINGER}`], { env: wineEnv(prefix), stdio: 'ignore', timeout: 30_000 });
 }
 
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
+/** Ends the wineserver (and with it every Wine process) of a private run prefix, then removes the prefix. */
+function disposeRunPrefix(wineserver, dir) {
+  if (existsSync(join(dir, 'system.reg'))) {
+    spawnSync(wineserver, ['-k'], { env: wineEnv(dir), stdio: 'ignore', timeout: 30_000 });
+    spawnSync(wineserver, ['-w'], { env: wineEnv(dir), stdio: 'ignore', timeout: 30_000 });
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Ends and removes the private prefixes of processes that no longer exist. */
+export function cleanStaleRunPrefixes(wineserver) {
+  mkdirSync(RUNS_DIR, { recursive: true });
+  for (const name of readdirSync(RUNS_DIR)) {
+    const owner = Number(name.split('-')[0]);
+    if (Number.isInteger(owner) && owner > 0 && !pidAlive(owner)) disposeRunPrefix(wineserver, join(RUNS_DIR, name));
+  }
+}
+
+/**
+ * A private Wine prefix for one test process (or one run of native-tests.exe): a hard-linked copy of the
+ * prepared prefix (instant; only the registry files, which Wine rewrites, are
+ * real copies). It gets its own wineserver and so its own http.sys (which lives
+ * in that wineserver's winedevice.exe). This keeps test files independent of each
+ * other and of any other Wine use on the machine (a process that crashes inside
+ * Wine's http.sys cannot stall the others), and lets `dispose()` end every Wine
+ * process of the prefix with `wineserver -k` on that prefix alone.
+ * Prefixes left by runs that died are cleaned up here.
+ *
+ * @param {{ wineserver: string, prefix: string }} setup  the result of setupWine
+ * @returns {{ prefix: string, env: Record<string, string>, dispose: () => void }}
+ */
+export function createRunPrefix(setup) {
+  cleanStaleRunPrefixes(setup.wineserver);
+  const dir = join(RUNS_DIR, `${process.pid}-${Date.now().toString(36)}`);
+  const r = spawnSync('cp', ['-al', setup.prefix, dir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    // Hard links need one file system; fall back to a plain copy.
+    rmSync(dir, { recursive: true, force: true });
+    const c = spawnSync('cp', ['-a', setup.prefix, dir], { encoding: 'utf8' });
+    if (c.status !== 0) throw new Error(`could not copy the Wine prefix to ${dir}: ${c.stderr}`);
+  }
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isFile()) {
+      const copy = `${p}.copy`;
+      spawnSync('cp', ['-p', join(setup.prefix, name), copy]);
+      renameSync(copy, p);
+    }
+  }
+  const env = wineEnv(dir);
+  ensureWineserver(setup.wineserver, dir);
+  let disposed = false;
+  return {
+    prefix: dir,
+    env,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      disposeRunPrefix(setup.wineserver, dir);
+    },
+  };
+}
+
 function findAddon() {
   const dir = join(root, 'prebuilds', 'win32-x64');
   if (!existsSync(dir)) return null;
@@ -204,8 +278,10 @@ function ensureAddon(log) {
   const r = spawnSync('npm', ['run', '--silent', 'build:win'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   addon = findAddon();
   if (r.status !== 0 || !addon) {
-    const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-8).join('\n    ');
-    return { unavailable: `npm run build:win failed (exit ${r.status}); no prebuilds/win32-x64/*.node:\n    ${tail}` };
+    const lines = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n');
+    log(`npm run build:win failed (exit ${r.status}):\n    ${lines.slice(-15).join('\n    ')}`);
+    const last = lines.filter((l) => l.trim()).pop() ?? '';
+    return { unavailable: `npm run build:win failed (exit ${r.status}), so there is no prebuilds/win32-x64/*.node: ${last.trim()}` };
   }
   return { addon, nativeTests: existsSync(nativeTests) ? nativeTests : null };
 }

@@ -18,6 +18,8 @@ export interface RequestOptions {
   readonly body?: Uint8Array | string;
   readonly agent?: http.Agent | false;
   readonly signal?: AbortSignal;
+  /** Milliseconds without activity before the request fails (default 60 s): a hang becomes an error. */
+  readonly timeoutMs?: number;
 }
 
 /** One request to 127.0.0.1; resolves with the whole response. Sends Content-Length for a body. */
@@ -25,7 +27,8 @@ export function request(port: number, path: string, options: RequestOptions = {}
   return new Promise((resolve, reject) => {
     const body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body;
     const headers: http.OutgoingHttpHeaders = { ...options.headers };
-    if (body) headers['content-length'] = body.byteLength;
+    // Spelled this way on purpose: Wine's http.sys matches header names case-sensitively.
+    if (body) headers['Content-Length'] = body.byteLength;
     const req = http.request(
       {
         host: '127.0.0.1',
@@ -52,6 +55,7 @@ export function request(port: number, path: string, options: RequestOptions = {}
         );
       },
     );
+    req.setTimeout(options.timeoutMs ?? 60_000, () => req.destroy(new Error(`${path}: no response activity for ${options.timeoutMs ?? 60_000} ms`)));
     req.on('error', reject);
     req.end(body);
   });

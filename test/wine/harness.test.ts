@@ -20,7 +20,7 @@ function groupMembers(pgid: number): number[] {
     .map(([p]) => p!);
 }
 
-describe('Wine harness', { skip }, () => {
+describe('Wine harness', { skip, timeout: 300_000 }, () => {
   test('toWinePath maps Linux paths to drive Z:', () => {
     assert.equal(toWinePath('/work/main/dist/x.js'), 'Z:\\work\\main\\dist\\x.js');
   });

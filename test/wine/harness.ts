@@ -27,9 +27,16 @@
  * - Linux paths are `Z:\...` inside Wine (`toWinePath`).
  * - Each process runs in its own process group; `stop()` ends that group (and
  *   only that group), and a process-exit hook kills whatever a crashed test left.
- *   Wine's own system processes (services.exe, winedevice.exe holding http.sys)
- *   run in their own sessions and belong to the shared wineserver, which exits
- *   by itself a while after the last Wine process.
+ * - Every run of the tier gets a private Wine prefix (a hard-linked copy of the
+ *   prepared one, see scripts/wine/setup.mjs createRunPrefix): its own wineserver
+ *   and its own http.sys (which lives in that wineserver's winedevice.exe), so
+ *   processes of one run share ports and prefixes with each other but never with
+ *   other Wine users on the machine. Ending the run ends that wineserver and
+ *   every Wine process in it, so nothing is left behind.
+ * - Wine 8's http.sys matches header names case-sensitively: a request body is
+ *   only seen when the client spells `Content-Length` so (client.ts does; fetch
+ *   lower-cases names, so send bodies with node:http). It dispatches a request
+ *   only once the whole body has arrived and fails bodies of a few hundred KiB.
  * - Nothing here asserts timing: timeouts only turn a hang into a failure
  *   carrying the process output.
  */
@@ -61,29 +68,50 @@ export interface WineHost {
   readonly addonProblem?: string | null;
 }
 
+/** What scripts/wine/setup.mjs prepares (the shared base prefix, before a private copy is made). */
+interface PreparedWine extends Omit<WineHost, 'addonProblem'> {
+  readonly wineserver: string;
+  readonly addonProblem?: string | null;
+}
+
 /** Environment variable through which scripts/wine/run.mjs hands its prepared setup to test files. */
 export const WINE_HOST_ENV = 'HTTPSYS_GRPC_WINE_HOST';
 
 let hostPromise: Promise<WineHost | { unavailable: string }> | undefined;
 
 /**
- * The prepared Wine host: taken from the runner's environment when the tier runs
- * through scripts/wine/run.mjs, otherwise prepared here with scripts/wine/setup.mjs
- * (so `node --test dist/test/wine/x.test.js` works on its own). Resolves to
- * `{ unavailable }` with the reason when Wine, node.exe or the addon is missing.
+ * The Wine host for this test process: the setup is taken from the runner's
+ * environment when the tier runs through scripts/wine/run.mjs, otherwise prepared
+ * here with scripts/wine/setup.mjs (so `node --test dist/test/wine/x.test.js`
+ * works on its own). Either way the process gets a private Wine prefix, removed
+ * with all its Wine processes when the process exits. Resolves to `{ unavailable }`
+ * with the reason when Wine or node.exe is missing; a missing addon shows as
+ * `addon: null` with `addonProblem`.
  */
 export function wineHost(): Promise<WineHost | { unavailable: string }> {
   hostPromise ??= (async () => {
-    const given = process.env[WINE_HOST_ENV];
-    if (given) return JSON.parse(given) as WineHost;
     const setupUrl = pathToFileURL(join(repoRoot, 'scripts', 'wine', 'setup.mjs')).href;
-    const { setupWine } = (await import(setupUrl)) as {
-      setupWine(o: { log: (l: string) => void; requireAddon: boolean }): Promise<WineHost | { unavailable: string }>;
+    const { setupWine, createRunPrefix } = (await import(setupUrl)) as {
+      setupWine(o: { log: (l: string) => void; requireAddon: boolean }): Promise<PreparedWine | { unavailable: string }>;
+      createRunPrefix(setup: { wineserver: string; prefix: string }): { prefix: string; env: Record<string, string>; dispose(): void };
     };
-    const r = await setupWine({ log: (l) => process.stderr.write(`[wine setup] ${l}\n`), requireAddon: false });
+    const given = process.env[WINE_HOST_ENV];
+    const r = given
+      ? (JSON.parse(given) as PreparedWine)
+      : await setupWine({ log: (l) => process.stderr.write(`[wine setup] ${l}\n`), requireAddon: false });
     if ('unavailable' in r) return r;
-    const { wine, nodeExe, prefix, env, wineVersion, addon, addonProblem } = r;
-    return { wine, nodeExe, prefix, env, wineVersion, addon, addonProblem };
+    // A private prefix for this test process, ended (with all its Wine processes) when the process ends.
+    const run = createRunPrefix(r);
+    process.once('exit', () => run.dispose());
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        for (const p of live) killGroup(p.pid, 'SIGKILL');
+        run.dispose();
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+      });
+    }
+    const { wine, nodeExe, wineVersion, addon, addonProblem } = r;
+    return { wine, nodeExe, prefix: run.prefix, env: run.env, wineVersion, addon, addonProblem: addonProblem ?? null };
   })();
   return hostPromise;
 }
@@ -250,6 +278,19 @@ export class WineProcess {
       if (Date.now() > deadline) throw new Error(`${this.name} did not report '${type}' within ${timeoutMs} ms; output:\n${this.tail()}`);
       await new Promise((r) => setTimeout(r, 25));
     }
+  }
+
+  /**
+   * Resolves or rejects with `work`, unless the process exits first: then rejects
+   * with its exit status and output tail (so a client waiting on a crashed server
+   * fails at once, with the reason, instead of timing out).
+   */
+  async whileRunning<T>(work: Promise<T>): Promise<T> {
+    const exited = this.exited.then((info) => {
+      throw new Error(`${this.name} exited (${JSON.stringify(info)}) while a test was waiting on it; output:\n${this.tail()}`);
+    });
+    exited.catch(() => {});
+    return Promise.race([work, exited]);
   }
 
   /**

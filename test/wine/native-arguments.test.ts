@@ -11,7 +11,7 @@ import type { CaseOutcome } from './fixtures/bad-arguments.js';
 const host = await wineHost();
 const skip = unavailableReason(host);
 
-describe('addon under Wine: bad arguments', { skip }, () => {
+describe('addon under Wine: bad arguments', { skip, timeout: 300_000 }, () => {
   let server: NativeServer;
   let port: number;
   let outcomes: CaseOutcome[] = [];
@@ -27,7 +27,7 @@ describe('addon under Wine: bad arguments', { skip }, () => {
   });
 
   test('the battery runs inside a live request, which is still answered afterwards', async () => {
-    outcomes = await requestJson<CaseOutcome[]>(port, '/args/control/bad-arguments', { agent });
+    outcomes = await server.proc.whileRunning(requestJson<CaseOutcome[]>(port, '/args/control/bad-arguments', { agent }));
     assert.ok(outcomes.length >= 60, `ran ${outcomes.length} cases`);
   });
 

@@ -26,7 +26,7 @@ function partialPost(port: number, path: string, total: number, sent: number): {
   return { done, abort: () => req.destroy() };
 }
 
-describe('addon under Wine: close', { skip }, () => {
+describe('addon under Wine: close', { skip, timeout: 300_000 }, () => {
   test('close with receives, an unanswered request and a body read in flight exits cleanly', async () => {
     const port = await freePort();
     const server = await startNativeServer(host as WineHost, { name: 'closer', prefixes: [`http://+:${port}/close/`], receives: 8, announce: true });

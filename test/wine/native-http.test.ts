@@ -11,7 +11,7 @@ import { startNativeServer, unavailableReason, type NativeServer } from './nativ
 const host = await wineHost();
 const skip = unavailableReason(host);
 
-describe('addon under Wine: requests and responses', { skip }, () => {
+describe('addon under Wine: requests and responses', { skip, timeout: 300_000 }, () => {
   let server: NativeServer;
   let port: number;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -52,15 +52,27 @@ describe('addon under Wine: requests and responses', { skip }, () => {
     assert.equal(echo.moreBody, false);
   });
 
-  test('POST with a small body and a content type (fetch)', async () => {
-    const body = JSON.stringify({ hello: 'wine', n: 42 });
-    const res = await fetch(`http://127.0.0.1:${port}/main/echo`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-tag': 'post-1' },
-      body,
-    });
+  test('GET with fetch', async (t) => {
+    if ((host as WineHost).wineVersion.startsWith('wine-8.')) {
+      t.skip("Wine 8's http.sys matches header names case-sensitively and answers 400 to fetch, which sends `host` in lower case");
+      return;
+    }
+    const res = await fetch(`http://127.0.0.1:${port}/main/echo?via=fetch`, { headers: { 'x-request-tag': 'fetch-1' } });
     assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-fixture'), 'main');
     const echo = (await res.json()) as Echo;
+    assert.equal(echo.method, 'GET');
+    assert.equal(echo.rawUrl, '/main/echo?via=fetch');
+    assert.deepEqual(headerValues(echo.headers, 'x-request-tag'), ['fetch-1']);
+  });
+
+  test('POST with a small body and a content type', async () => {
+    const body = JSON.stringify({ hello: 'wine', n: 42 });
+    const echo = await requestJson<Echo>(port, '/main/echo', {
+      agent,
+      body,
+      headers: { 'Content-Type': 'application/json', 'x-request-tag': 'post-1' },
+    });
     assert.equal(echo.method, 'POST');
     assert.equal(echo.bodyBytes, Buffer.byteLength(body));
     assert.equal(echo.bodySha256, createHash('sha256').update(body).digest('hex'));
@@ -78,12 +90,23 @@ describe('addon under Wine: requests and responses', { skip }, () => {
   });
 
   test('a body larger than the first receive buffer is read through readBody', async () => {
-    const body = randomBytes(1024 * 1024 + 123);
-    const echo = await requestJson<Echo>(port, '/main/echo', { agent, body, headers: { 'content-type': 'application/octet-stream' } });
+    const body = randomBytes(64 * 1024 + 123);
+    const echo = await requestJson<Echo>(port, '/main/echo', { agent, body, headers: { 'Content-Type': 'application/octet-stream' } });
     assert.equal(echo.bodyBytes, body.byteLength);
     assert.equal(echo.bodySha256, createHash('sha256').update(body).digest('hex'));
-    assert.equal(echo.moreBody, true, 'a 1 MiB body cannot fit the first 4 KiB receive');
+    assert.equal(echo.moreBody, true, 'a 64 KiB body cannot fit the first 4 KiB receive');
     assert.ok(echo.bodyReads > 0);
+  });
+
+  test('a 4 MiB request body', async (t) => {
+    if ((host as WineHost).wineVersion.startsWith('wine-8.')) {
+      t.skip("Wine 8's http.sys holds a request until its whole body is buffered and drops connections whose body outgrows its buffer (a few hundred KiB)");
+      return;
+    }
+    const body = randomBytes(4 * 1024 * 1024);
+    const echo = await requestJson<Echo>(port, '/main/echo', { agent, body });
+    assert.equal(echo.bodyBytes, body.byteLength);
+    assert.equal(echo.bodySha256, createHash('sha256').update(body).digest('hex'));
   });
 
   test('request headers over 4 KiB arrive whole (ERROR_MORE_DATA retry)', async () => {
