@@ -26,6 +26,7 @@ export type {
   ClientStreamingHandler,
   BidiStreamingHandler,
   ServiceImplementation,
+  ServiceHandler,
   GrpcServerOptions,
   CompressionOptions,
   CloseServerOptions,

@@ -69,7 +69,7 @@ export function methodsFromService(service: protobuf.Service, implementation: Se
     const methodPath = `/${serviceName}/${method.name}`;
     const camel = lowerCamel(method.name);
     known.add(method.name).add(camel);
-    const handler = implementation[method.name] ?? implementation[camel] ?? unimplemented(methodPath);
+    const handler = (implementation[method.name] as MethodHandler | undefined) ?? (implementation[camel] as MethodHandler | undefined) ?? unimplemented(methodPath);
     const Ctor = resType.ctor;
     defs.push({
       path: methodPath,

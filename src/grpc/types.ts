@@ -51,6 +51,7 @@ interface Handlers<Req, Res> {
   serverStreaming(request: Req, ctx: CallContext): AsyncIterable<Res> | Iterable<Res>;
   clientStreaming(requests: AsyncIterable<Req>, ctx: CallContext): Res | Promise<Res>;
   bidi(requests: AsyncIterable<Req>, ctx: CallContext): AsyncIterable<Res> | Iterable<Res>;
+  any(requestOrRequests: Req, ctx: CallContext): unknown;
 }
 
 /** `async (request, ctx) => response` */
@@ -67,8 +68,15 @@ export type MethodHandler<Req = unknown, Res = unknown> =
   | ClientStreamingHandler<Req, Res>
   | BidiStreamingHandler<Req, Res>;
 
+/**
+ * One entry of a ServiceImplementation: any of the four handler styles (which one
+ * the method's stream flags decide). Declared as one signature so `ctx` is typed
+ * in an object literal without annotations.
+ */
+export type ServiceHandler = Handlers<unknown, unknown>['any'];
+
 /** Handlers keyed by method name (proto name "SayHello" or lowerCamel "sayHello"). */
-export type ServiceImplementation = Readonly<Record<string, MethodHandler>>;
+export type ServiceImplementation = Readonly<Record<string, ServiceHandler>>;
 
 /** One method as the server runs it; both service styles compile to this. */
 export interface MethodDefinition<Req = unknown, Res = unknown> {
