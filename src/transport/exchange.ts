@@ -129,7 +129,9 @@ async function drive(exchange: BackendExchange, driver: SinkDriver, ctx: Exchang
   const limit = ctx.maxRequestBodyBytes;
   const declared = original.headers['content-length'];
   if (declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
-    await respond(driver, original, plainResponse(413, undefined, true), ctx);
+    // The backend discards the unread body after the answer (a bounded drain), so the
+    // client reads the 413 instead of a connection reset while it is still sending.
+    await respond(driver, original, plainResponse(413), ctx);
     return;
   }
   const request: ServerRequest = Number.isFinite(limit) ? { ...original, body: limitBody(original.body, limit) } : original;
@@ -177,9 +179,8 @@ async function answerError(driver: SinkDriver, request: ServerRequest, err: unkn
   }
   if (err instanceof HttpError && err.status >= 400 && err.status <= 599) {
     // Our own typed errors carry messages meant for the client.
-    const close = err.status === 413; // the rest of the body is not read
     if (driver.headSent) driver.reset(Http2ErrorCode.INTERNAL_ERROR);
-    else await respond(driver, request, plainResponse(err.status, err.message, close), ctx).catch(() => driver.reset(Http2ErrorCode.INTERNAL_ERROR));
+    else await respond(driver, request, plainResponse(err.status, err.message), ctx).catch(() => driver.reset(Http2ErrorCode.INTERNAL_ERROR));
     return;
   }
   ctx.logger.error(`handler failed for ${describe(request)}`, err);

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { endpointOf, type CaseContext } from './case-context.js';
 import { generatedBody, h1, h1Json, h2, h2Connect, raw } from './clients.js';
 import { newTag, settledStats, waitEvent } from './cases-streams.js';
-import { fact, need } from './skip.js';
+import { CASE, fact, need } from './skip.js';
 
 const MiB = 1024 * 1024;
 const NO_H2C = 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)';
@@ -29,7 +29,7 @@ async function stillServing(port: number, path = '/conf/caps'): Promise<void> {
 }
 
 export function registerBadInputCases(ctx: CaseContext): void {
-  test('malformed HTTP/1.1 requests get 400 and the connection closes', async () => {
+  test('malformed HTTP/1.1 requests get 400 and the connection closes', CASE, async () => {
     const before = await logged(ctx.port());
     const cases = [
       'GARBAGE\r\n\r\n',
@@ -49,7 +49,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
     await settledStats(ctx.port());
   });
 
-  test('oversized request headers get 431', async (t) => {
+  test('oversized request headers get 431', CASE, async (t) => {
     const caps = ctx.caps();
     const limit = caps.limits.maxHeaderBytes ?? 64 * 1024;
     const big = 'v'.repeat(limit + 1024);
@@ -68,7 +68,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
     await settledStats(ctx.port());
   });
 
-  test('request bodies over the configured limit get 413', async (t) => {
+  test('request bodies over the configured limit get 413', CASE, async (t) => {
     const server = await ctx.target.start(['http://+:0/lim/'], { maxRequestBodyBytes: MiB });
     try {
       const e = endpointOf(server.ready.urls[0]!);
@@ -107,7 +107,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
     }
   });
 
-  test('an abrupt disconnect mid-body ends the exchange and leaks nothing', async () => {
+  test('an abrupt disconnect mid-body ends the exchange and leaks nothing', CASE, async () => {
     const id = newTag('mid-body');
     const req = http.request({
       host: '127.0.0.1',
@@ -132,7 +132,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
     await stillServing(ctx.port());
   });
 
-  test('an abrupt disconnect mid-response ends the exchange and leaks nothing', async () => {
+  test('an abrupt disconnect mid-response ends the exchange and leaks nothing', CASE, async () => {
     const id = newTag('mid-response');
     await new Promise<void>((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port: ctx.port(), path: `/conf/source?bytes=${1024 * MiB}&id=${id}`, agent: false });
@@ -160,7 +160,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
     await stillServing(ctx.port());
   });
 
-  test('handlers that throw get 500 without internals, logged once', async (t) => {
+  test('handlers that throw get 500 without internals, logged once', CASE, async (t) => {
     const before = await logged(ctx.port());
     const r = await h1({ port: ctx.port(), path: '/conf/throw' });
     assert.equal(r.status, 500);
@@ -183,7 +183,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
     await settledStats(ctx.port());
   });
 
-  test('a response body that fails mid-way drops the HTTP/1.1 connection, logged once', async () => {
+  test('a response body that fails mid-way drops the HTTP/1.1 connection, logged once', CASE, async () => {
     const before = await logged(ctx.port());
     const outcome = await h1({ port: ctx.port(), path: '/conf/body-error?after=5000' }).then(
       (r) => (r.headers['transfer-encoding'] === 'chunked' ? `complete ${r.body.length}` : `answered ${r.status}`),

@@ -5,7 +5,7 @@ import http from 'node:http';
 import { test } from 'node:test';
 import type { CaseContext } from './case-context.js';
 import { checkPattern, generatedBody, h1, h1Json, h2, h2Connect } from './clients.js';
-import { fact, need } from './skip.js';
+import { CASE, fact, need } from './skip.js';
 
 const MiB = 1024 * 1024;
 const HUGE = 32 * MiB;
@@ -24,7 +24,7 @@ interface Stats {
 }
 
 export function registerBodyCases(ctx: CaseContext): void {
-  test('empty and small bodies both ways over HTTP/1.1', async () => {
+  test('empty and small bodies both ways over HTTP/1.1', CASE, async () => {
     const empty = await h1Json<{ bodyBytes: number }>(ctx.port(), '/conf/inspect', { method: 'POST', body: '' });
     assert.equal(empty.bodyBytes, 0);
     const small = await h1Json<{ bodyBytes: number; bodySha256: string }>(ctx.port(), '/conf/inspect', { method: 'POST', body: 'hello, queue' });
@@ -41,7 +41,7 @@ export function registerBodyCases(ctx: CaseContext): void {
     assert.ok(checkPattern(ten.body));
   });
 
-  test('huge bodies (32 MiB) both ways over HTTP/1.1', async (t) => {
+  test('huge bodies (32 MiB) both ways over HTTP/1.1', CASE, async (t) => {
     const expected = await digest(generatedBody(HUGE));
     const sized = await h1Json<{ bytes: number; sha256: string }>(ctx.port(), '/conf/sink?hash=1', {
       method: 'PUT',
@@ -62,7 +62,7 @@ export function registerBodyCases(ctx: CaseContext): void {
     assert.equal(chunked.sha256, expected);
   });
 
-  test('empty, small and huge bodies both ways over HTTP/2', async (t) => {
+  test('empty, small and huge bodies both ways over HTTP/2', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'h2c'), 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)')) return;
     const session = await h2Connect(ctx.port());
     try {
@@ -82,7 +82,7 @@ export function registerBodyCases(ctx: CaseContext): void {
     }
   });
 
-  test('1 GiB streamed through an echo keeps the server process under 64 MiB of growth', async (t) => {
+  test('1 GiB streamed through an echo keeps the server process under 64 MiB of growth', CASE, async (t) => {
     const caps = ctx.caps();
     if (!need(t, caps.capabilities.streaming, 'the server reports response bodies cannot be streamed (capabilities.streaming is false)')) return;
     const total = 1024 * MiB;

@@ -5,7 +5,7 @@ import { endpointOf, type CaseContext, type RunningServer } from './case-context
 import { h1, h1Json, h2, h2Connect, type H1Result } from './clients.js';
 import { newTag } from './cases-streams.js';
 import type { ExchangeEvent } from './app.js';
-import { fact, need } from './skip.js';
+import { CASE, fact, need } from './skip.js';
 
 interface Labelled {
   label: string;
@@ -26,7 +26,7 @@ function settle(p: Promise<H1Result>): Promise<{ status: number; body: string } 
 }
 
 export function registerLifecycleCases(ctx: CaseContext): void {
-  test('graceful close lets in-flight exchanges finish', async () => {
+  test('graceful close lets in-flight exchanges finish', CASE, async () => {
     const server = await ctx.target.start(['http://+:0/grace/']);
     try {
       const { port } = endpointOf(server.ready.urls[0]!);
@@ -45,7 +45,7 @@ export function registerLifecycleCases(ctx: CaseContext): void {
     }
   });
 
-  test('forced close aborts in-flight exchanges and fires their signals', async () => {
+  test('forced close aborts in-flight exchanges and fires their signals', CASE, async () => {
     const server = await ctx.target.start(['http://+:0/force/']);
     try {
       const { port } = endpointOf(server.ready.urls[0]!);
@@ -61,7 +61,7 @@ export function registerLifecycleCases(ctx: CaseContext): void {
     }
   });
 
-  test('close after the grace period aborts what is left and keeps what finished', async (t) => {
+  test('close after the grace period aborts what is left and keeps what finished', CASE, async (t) => {
     const server = await ctx.target.start(['http://+:0/deadline/']);
     let session: Awaited<ReturnType<typeof h2Connect>> | undefined;
     try {
@@ -98,7 +98,7 @@ export function registerLifecycleCases(ctx: CaseContext): void {
     }
   });
 
-  test('two queues on one port, routed by longest prefix (case-insensitive)', async (t) => {
+  test('two queues on one port, routed by longest prefix (case-insensitive)', CASE, async (t) => {
     const server = await ctx.target.start(['http://+:0/alpha/', 'http://+:0/beta/', 'http://+:0/alpha/deeper/']);
     try {
       const ports = new Set(server.ready.urls.map((u) => endpointOf(u).port));
@@ -127,7 +127,7 @@ export function registerLifecycleCases(ctx: CaseContext): void {
     }
   });
 
-  test('host-specific prefixes, strong and weak wildcards route like Http.sys', async () => {
+  test('host-specific prefixes, strong and weak wildcards route like Http.sys', CASE, async () => {
     const server = await ctx.target.start([
       'http://+:0/strong/',
       'http://localhost:0/strong/deep/',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CaseContext } from './case-context.js';
 import { h1, h1Json, h2, h2Connect } from './clients.js';
-import { fact, need } from './skip.js';
+import { CASE, fact, need } from './skip.js';
 
 interface Inspected {
   label: string;
@@ -25,7 +25,7 @@ export type { Inspected };
 const NO_H2C = 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)';
 
 export function registerProtocolCases(ctx: CaseContext): void {
-  test('methods and odd verbs over HTTP/1.1 reach the handler unchanged', async () => {
+  test('methods and odd verbs over HTTP/1.1 reach the handler unchanged', CASE, async () => {
     const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND', 'MKCOL', 'PURGE', 'SEARCH', 'LOCK'];
     if (fact(ctx.caps(), 'arbitraryMethodsHttp1', false)) methods.push('FROBNICATE', 'X-CUSTOM-VERB');
     for (const method of methods) {
@@ -38,7 +38,7 @@ export function registerProtocolCases(ctx: CaseContext): void {
     assert.equal(head.body.length, 0);
   });
 
-  test('any method token over HTTP/2 reaches the handler unchanged', async (t) => {
+  test('any method token over HTTP/2 reaches the handler unchanged', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
     const session = await h2Connect(ctx.port());
     try {
@@ -54,7 +54,7 @@ export function registerProtocolCases(ctx: CaseContext): void {
     }
   });
 
-  test('request header names arrive lower-cased, repeated fields joined and kept in order', async () => {
+  test('request header names arrive lower-cased, repeated fields joined and kept in order', CASE, async () => {
     const r = await h1Json<Inspected>(ctx.port(), '/conf/inspect', {
       headers: ['X-Mixed-Case', 'Value', 'x-rep', 'one', 'X-REP', 'two', 'Cookie', 'a=1', 'cookie', 'b=2', 'Host', `127.0.0.1:${ctx.port()}`],
     });
@@ -68,7 +68,7 @@ export function registerProtocolCases(ctx: CaseContext): void {
     assert.equal(r.host, '127.0.0.1');
   });
 
-  test('repeated and mixed-case response headers reach an HTTP/1.1 client', async () => {
+  test('repeated and mixed-case response headers reach an HTTP/1.1 client', CASE, async () => {
     const r = await h1({ port: ctx.port(), path: '/conf/headers' });
     assert.equal(r.status, 200);
     assert.equal(r.headers['x-mixed-case'], 'Value');
@@ -80,7 +80,7 @@ export function registerProtocolCases(ctx: CaseContext): void {
     assert.deepEqual(repeated, ['one', 'two']);
   });
 
-  test('repeated request and response headers over HTTP/2', async (t) => {
+  test('repeated request and response headers over HTTP/2', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
     const session = await h2Connect(ctx.port());
     try {
@@ -99,7 +99,7 @@ export function registerProtocolCases(ctx: CaseContext): void {
     }
   });
 
-  test('query strings and encoded paths arrive exactly as sent', async () => {
+  test('query strings and encoded paths arrive exactly as sent', CASE, async () => {
     const q = 'a=1&b=%20x&a=2&empty=&flag&u=%E2%9C%93';
     const r = await h1Json<Inspected>(ctx.port(), `/conf/inspect?${q}`);
     assert.equal(r.query, q);
@@ -114,7 +114,7 @@ export function registerProtocolCases(ctx: CaseContext): void {
     assert.equal(encoded.prefix, ctx.server().ready.urls[0]);
   });
 
-  test('statuses and reason phrases are sent as given', async () => {
+  test('statuses and reason phrases are sent as given', CASE, async () => {
     const created = await h1({ port: ctx.port(), path: '/conf/status?code=201&body=made' });
     assert.equal(created.status, 201);
     assert.equal(created.body.toString(), 'made');
@@ -128,7 +128,7 @@ export function registerProtocolCases(ctx: CaseContext): void {
     assert.equal(odd.status, 599);
   });
 
-  test('undefined passes to the next handler; 404 after the last; unmatched URLs get 404', async (t) => {
+  test('undefined passes to the next handler; 404 after the last; unmatched URLs get 404', CASE, async (t) => {
     const second = await h1({ port: ctx.port(), path: '/conf/pass' });
     assert.equal(second.status, 200);
     assert.equal(second.headers['x-answered-by'], 'second-handler');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { CapsAnswer, CaseContext } from './case-context.js';
 import { eventually, h1, h1Json, h2, h2Connect } from './clients.js';
 import type { ExchangeEvent } from './app.js';
-import { fact, need } from './skip.js';
+import { CASE, fact, need } from './skip.js';
 
 const NO_H2C = 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)';
 const NO_ABORT_SIGNAL = 'the server reports its request signal does not fire on client disconnect (hostFacts.clientAbortSignal is false)';
@@ -40,7 +40,7 @@ async function h2Caps(port: number): Promise<CapsAnswer> {
 }
 
 export function registerStreamCases(ctx: CaseContext): void {
-  test('trailers are read by a real HTTP/2 client after the body', async (t) => {
+  test('trailers are read by a real HTTP/2 client after the body', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
     const caps = await h2Caps(ctx.port());
     if (!need(t, caps.capabilities.trailers, 'the server reports no trailers on HTTP/2 (capabilities.trailers is false)')) return;
@@ -61,7 +61,7 @@ export function registerStreamCases(ctx: CaseContext): void {
     }
   });
 
-  test('trailers on an HTTP/1.1 chunked response', async (t) => {
+  test('trailers on an HTTP/1.1 chunked response', CASE, async (t) => {
     if (!need(t, ctx.caps().capabilities.trailers, 'the server reports no trailers on HTTP/1.1 (capabilities.trailers is false)')) return;
     const r = await h1({ port: ctx.port(), path: '/conf/trailers', headers: { te: 'trailers' } });
     assert.equal(r.status, 200);
@@ -74,7 +74,7 @@ export function registerStreamCases(ctx: CaseContext): void {
     assert.deepEqual(list, ['a', 'b']);
   });
 
-  test('reset codes are seen by a real HTTP/2 client', async (t) => {
+  test('reset codes are seen by a real HTTP/2 client', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
     const caps = await h2Caps(ctx.port());
     if (!need(t, caps.capabilities.reset, 'the server reports no stream reset (capabilities.reset is false)')) return;
@@ -100,7 +100,7 @@ export function registerStreamCases(ctx: CaseContext): void {
     }
   });
 
-  test('a reset on HTTP/1.1 drops the connection', async () => {
+  test('a reset on HTTP/1.1 drops the connection', CASE, async () => {
     const outcome = await h1({ port: ctx.port(), path: '/conf/reset?code=8' }).then(
       (r) => `answered ${r.status}`,
       (err: Error & { code?: string }) => err.code ?? err.message,
@@ -109,7 +109,7 @@ export function registerStreamCases(ctx: CaseContext): void {
     assert.equal((await h1({ port: ctx.port(), path: '/conf/caps' })).status, 200);
   });
 
-  test('a client abort fires the handler signal (HTTP/1.1)', async (t) => {
+  test('a client abort fires the handler signal (HTTP/1.1)', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'clientAbortSignal'), NO_ABORT_SIGNAL)) return;
     const id = newTag('abort-h1');
     const req = http.request({ host: '127.0.0.1', port: ctx.port(), path: `/conf/wait?id=${id}`, agent: false });
@@ -122,7 +122,7 @@ export function registerStreamCases(ctx: CaseContext): void {
     await settledStats(ctx.port());
   });
 
-  test('a client RST_STREAM fires the handler signal with its code (HTTP/2)', async (t) => {
+  test('a client RST_STREAM fires the handler signal with its code (HTTP/2)', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
     if (!need(t, fact(ctx.caps(), 'clientAbortSignal'), NO_ABORT_SIGNAL)) return;
     const session = await h2Connect(ctx.port());
@@ -149,7 +149,7 @@ export function registerStreamCases(ctx: CaseContext): void {
     await settledStats(ctx.port());
   });
 
-  test('1,000 concurrent exchanges over HTTP/1.1 connections', async () => {
+  test('1,000 concurrent exchanges over HTTP/1.1 connections', CASE, async () => {
     const id = newTag('barrier-h1');
     const n = 1000;
     const all = await Promise.all(
@@ -159,7 +159,7 @@ export function registerStreamCases(ctx: CaseContext): void {
     await settledStats(ctx.port());
   });
 
-  test('1,000 concurrent streams on one HTTP/2 connection', async (t) => {
+  test('1,000 concurrent streams on one HTTP/2 connection', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
     const session = await h2Connect(ctx.port());
     try {

@@ -164,26 +164,42 @@ export function h2(
 }
 
 /**
- * Send raw bytes on a fresh TCP connection and collect everything the server
- * writes until it closes the connection (or `untilIdleAfter` matches and the
- * caller's timeout expires). Used for malformed requests.
+ * Send raw bytes on a fresh TCP connection and collect what the server writes
+ * until one complete response has arrived (headers plus Content-Length body),
+ * the server closes the connection, or `stopWhen` matches. Used for malformed
+ * requests, whose answers may or may not close the connection.
  */
-export function raw(port: number, bytes: string | Buffer, options: { host?: string; endAfterWrite?: boolean; stopWhen?: RegExp } = {}): Promise<string> {
+export function raw(port: number, bytes: string | Buffer, options: { host?: string; endAfterWrite?: boolean; stopWhen?: RegExp; guardMs?: number } = {}): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const socket = net.connect(port, options.host ?? '127.0.0.1');
     let text = '';
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(guard);
+      socket.destroy();
+      resolve(text);
+    };
+    // Only turns a server that never answers into a failed assertion instead of a hang.
+    const guard = setTimeout(finish, options.guardMs ?? 30_000);
     socket.on('data', (d: Buffer) => {
       text += d.toString('latin1');
-      if (options.stopWhen && options.stopWhen.test(text)) {
-        socket.destroy();
-        resolve(text);
-      }
+      if (options.stopWhen ? options.stopWhen.test(text) : responseComplete(text)) finish();
     });
-    socket.on('error', (err) => (text ? resolve(text) : reject(err)));
-    socket.on('close', () => resolve(text));
+    socket.on('error', (err) => (text ? finish() : (clearTimeout(guard), reject(err))));
+    socket.on('close', finish);
     socket.write(bytes);
     if (options.endAfterWrite) socket.end();
   });
+}
+
+function responseComplete(text: string): boolean {
+  const end = text.indexOf('\r\n\r\n');
+  if (end < 0) return false;
+  const m = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, end + 2));
+  if (!m) return false; // without a length the body ends when the connection closes
+  return Buffer.byteLength(text.slice(end + 4), 'latin1') >= Number(m[1]);
 }
 
 /** The i % 251 byte pattern `<prefix>source` sends, checked without building a copy. */

@@ -13,3 +13,6 @@ export function fact(caps: CapsAnswer, name: string, fallback = true): boolean {
   const v = caps.hostFacts[name];
   return v === undefined ? fallback : v === true;
 }
+
+/** Options for every case: a hang becomes a failure of that case alone, not of the suite. */
+export const CASE = { timeout: 180_000 } as const;

@@ -12,6 +12,52 @@ import { pullBody, type PullBody } from './pull-body.js';
 import { hostWithoutPort, pairHeaders, plainAddress, splitUrl, tlsInfo } from './request-info.js';
 import { listenerAnswer, type ListenerContext, type Route } from './routing.js';
 
+/** How long an unread request body is drained after the response before the connection is dropped (Http.sys: DrainEntityBody, 120 s). */
+const DRAIN_LIMIT_MS = 30_000;
+
+/**
+ * A response that ends before the request body was read (413, an early error):
+ * the rest of the body is read and discarded for a bounded time, so the client
+ * reads the answer instead of a connection reset while it is still sending. When
+ * node would close the connection right away (the client asked for
+ * `Connection: close`), the close becomes a lingering one: our FIN goes out
+ * after the response, incoming bytes are still read, and the socket is
+ * destroyed once the body has ended or the drain limit passes.
+ */
+function lingerOnEarlyResponse(req: IncomingMessage, res: NodeResponse): void {
+  const socket = req.socket as Socket & { destroySoon?: () => void };
+  const destroySoon = socket.destroySoon;
+  let lingering = false;
+  const linger = (): void => {
+    if (lingering) return;
+    lingering = true;
+    req.resume();
+    const timer = setTimeout(() => socket.destroy(), DRAIN_LIMIT_MS);
+    timer.unref();
+    const stop = (): void => clearTimeout(timer);
+    req.once('end', stop);
+    socket.once('close', stop);
+  };
+  if (typeof destroySoon === 'function') {
+    socket.destroySoon = function lingeringDestroySoon(this: Socket): void {
+      socket.destroySoon = destroySoon;
+      if (req.complete || req.destroyed) {
+        destroySoon.call(this);
+        return;
+      }
+      linger();
+      socket.end();
+      req.once('end', () => socket.destroy());
+    };
+    res.once('close', () => {
+      if (!lingering && socket.destroySoon !== destroySoon) socket.destroySoon = destroySoon;
+    });
+  }
+  res.once('finish', () => {
+    if (!req.complete && !req.destroyed) linger();
+  });
+}
+
 function versionOf(req: IncomingMessage): HttpVersion {
   return req.httpVersion === '1.0' ? '1.0' : '1.1';
 }
@@ -72,6 +118,7 @@ export function handleHttp1Request(req: IncomingMessage, res: NodeResponse, ctx:
   };
   req.on('error', () => undefined);
   res.on('error', () => undefined);
+  lingerOnEarlyResponse(req, res);
   req.on('close', () => {
     if (!req.complete) abort(new ClientDisconnectedError('the client closed the connection before the request body ended'));
   });

@@ -91,6 +91,8 @@ class NodeQueue implements BackendQueue {
         ...(this.options.tls ? { tls: this.options.tls } : {}),
         maxHeaderBytes: this.options.limits?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
         logger: this.options.logger,
+        ...(this.options.limits?.timeouts ? { timeouts: this.options.limits.timeouts } : {}),
+        ...(this.options.limits?.maxConnections !== undefined ? { maxConnections: this.options.limits.maxConnections } : {}),
       },
       this,
     );

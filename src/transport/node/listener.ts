@@ -11,7 +11,7 @@ import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { matchUrlPrefix, samePrefix, type RouteTarget, type UrlPrefix } from '../prefix.js';
-import type { Logger, TlsOptions } from '../types.js';
+import type { Logger, QueueTimeouts, TlsOptions } from '../types.js';
 import { handleHttp1Request, handleHttp1Upgrade } from './http1.js';
 import { handleHttp2Stream } from './http2.js';
 import type { ListenerContext, Route } from './routing.js';
@@ -29,6 +29,14 @@ export interface ListenerOptions {
   readonly tls?: TlsOptions;
   readonly maxHeaderBytes: number;
   readonly logger: Logger;
+  /** Http.sys-style limits the first queue on the port brought (they apply to the whole port, as on Http.sys). */
+  readonly timeouts?: QueueTimeouts;
+  readonly maxConnections?: number;
+}
+
+/** Seconds to milliseconds for a node timeout option, or the default. 0 keeps "no timeout". */
+function seconds(value: number | undefined, fallbackMs: number): number {
+  return value !== undefined && Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : fallbackMs;
 }
 
 const listeners = new Map<number, Listener>();
@@ -90,7 +98,9 @@ export class Listener {
     this.http1 = http.createServer({
       maxHeaderSize: options.maxHeaderBytes,
       requestTimeout: 0,
-      keepAliveTimeout: 5000,
+      // Http.sys defaults: 120 s for the header block and for idle connections.
+      headersTimeout: seconds(options.timeouts?.headerWait, 120_000),
+      keepAliveTimeout: seconds(options.timeouts?.idleConnection, 120_000),
       noDelay: true,
     });
     this.http1.on('request', (req: IncomingMessage, res: NodeResponse) => handleHttp1Request(req, res, this.context));
@@ -137,6 +147,7 @@ export class Listener {
         this.sniff(socket);
       });
     }
+    if (options.maxConnections !== undefined && options.maxConnections > 0) this.server.maxConnections = options.maxConnections;
     this.server.on('error', (err) => {
       if (this.listening) options.logger.error(`listener on port ${this.port} failed`, err);
     });
