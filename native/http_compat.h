@@ -118,6 +118,7 @@ using HttpSendHttpResponseFn = ULONG(WINAPI*)(HANDLE, HTTP_REQUEST_ID, ULONG, PH
 using HttpSendResponseEntityBodyFn = ULONG(WINAPI*)(HANDLE, HTTP_REQUEST_ID, ULONG, USHORT, PHTTP_DATA_CHUNK,
                                                     PULONG, PVOID, ULONG, LPOVERLAPPED, PVOID);
 using HttpCancelHttpRequestFn = ULONG(WINAPI*)(HANDLE, HTTP_REQUEST_ID, LPOVERLAPPED);
+using HttpWaitForDisconnectFn = ULONG(WINAPI*)(HANDLE, HTTP_CONNECTION_ID, LPOVERLAPPED);
 using HttpWaitForDisconnectExFn = ULONG(WINAPI*)(HANDLE, HTTP_CONNECTION_ID, ULONG, LPOVERLAPPED);
 using HttpSetRequestPropertyFn = ULONG(WINAPI*)(HANDLE, HTTP_OPAQUE_ID, int, PVOID, ULONG, LPOVERLAPPED);
 using HttpIsFeatureSupportedFn = BOOL(WINAPI*)(int);

@@ -75,6 +75,9 @@ HttpApi Load() {
     api.ShutdownRequestQueue = Resolve<HttpShutdownRequestQueueFn>(m, "HttpShutdownRequestQueue");
     api.CancelHttpRequest = Resolve<HttpCancelHttpRequestFn>(m, "HttpCancelHttpRequest");
     api.WaitForDisconnectEx = Resolve<HttpWaitForDisconnectExFn>(m, "HttpWaitForDisconnectEx");
+    if (api.WaitForDisconnectEx == nullptr) {
+      api.WaitForDisconnect = Resolve<HttpWaitForDisconnectFn>(m, "HttpWaitForDisconnect");
+    }
     api.SetRequestProperty = Resolve<HttpSetRequestPropertyFn>(m, "HttpSetRequestProperty");
     api.IsFeatureSupported = Resolve<HttpIsFeatureSupportedFn>(m, "HttpIsFeatureSupported");
     api.DelegateRequestEx = Resolve<HttpDelegateRequestExFn>(m, "HttpDelegateRequestEx");
@@ -92,7 +95,7 @@ HttpApi Load() {
 
   const bool win8 = caps.osMajor > 6 || (caps.osMajor == 6 && caps.osMinor >= 2);
   caps.cancel = api.CancelHttpRequest != nullptr;
-  caps.disconnectNotification = api.WaitForDisconnectEx != nullptr;
+  caps.disconnectNotification = api.WaitForDisconnectEx != nullptr || api.WaitForDisconnect != nullptr;
   caps.queueShutdown = api.ShutdownRequestQueue != nullptr;
   caps.reset = api.SetRequestProperty != nullptr && api.CancelHttpRequest != nullptr;
   caps.trailers = api.IsFeatureSupported != nullptr && api.IsFeatureSupported(kFeatureResponseTrailers) != FALSE;

@@ -50,6 +50,7 @@ struct HttpApi {
   HttpShutdownRequestQueueFn ShutdownRequestQueue = nullptr;
   HttpCancelHttpRequestFn CancelHttpRequest = nullptr;
   HttpWaitForDisconnectExFn WaitForDisconnectEx = nullptr;
+  HttpWaitForDisconnectFn WaitForDisconnect = nullptr;  // older hosts, when the Ex form is absent
   HttpSetRequestPropertyFn SetRequestProperty = nullptr;
   HttpIsFeatureSupportedFn IsFeatureSupported = nullptr;
   HttpDelegateRequestExFn DelegateRequestEx = nullptr;

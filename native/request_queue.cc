@@ -84,67 +84,47 @@ void QueueCore::Push(Completion c, bool countedOp) noexcept {
   if (signal) Signal();
 }
 
-void QueueCore::PostReceive(Op* op) noexcept {
-  bool retire = false;
-  bool signal = false;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    for (;;) {
-      if (closing) {
-        retire = true;
-        break;
-      }
-      op->ov = OVERLAPPED{};
-      ULONG got = 0;
-      StartThreadpoolIo(io);
-      ULONG rc = Api().ReceiveHttpRequest(handle, op->retryId, kReceiveCopyBody,
-                                          reinterpret_cast<PHTTP_REQUEST>(op->buffer.get()), op->bufferSize, &got,
-                                          &op->ov);
-      if (rc == NO_ERROR || rc == ERROR_IO_PENDING) break;
-      CancelThreadpoolIo(io);
-      if (rc == ERROR_MORE_DATA) {
-        // Headers larger than the buffer: retry for this request id with the size Http.sys asked for.
-        op->retryId = reinterpret_cast<const HTTP_REQUEST_V2*>(op->buffer.get())->RequestId;
-        ULONG need = got > op->bufferSize ? got : op->bufferSize * 2;
-        if (need > kMaxRequestBuffer) {
-          retire = true;
-          break;
-        }
-        try {
-          AllocateReceiveBuffer(op, need);
-        } catch (...) {
-          retire = true;
-          break;
-        }
-        continue;
-      }
-      if ((rc == ERROR_CONNECTION_INVALID || rc == ERROR_INVALID_PARAMETER) && op->retryId != 0) {
-        // The client left between the two calls: receive the next request instead.
-        op->retryId = 0;
-        continue;
-      }
-      retire = true;
-      break;
-    }
-    if (retire) {
-      --outstanding;
-      signal = closing && outstanding == 0;
-    }
-  }
-  if (retire) {
-    cv.notify_all();
-    delete op;
-    if (signal) Signal();
-  }
+bool QueueCore::CompletionWillFollow(ULONG rc) const {
+  if (rc == ERROR_IO_PENDING) return true;
+  // Success and ERROR_MORE_DATA (a warning status) queue a completion packet
+  // unless FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on the handle.
+  return !skipOnSuccess && (rc == NO_ERROR || rc == ERROR_MORE_DATA);
 }
 
-void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) noexcept {
-  if (op->kind != OpKind::Receive) {
-    op->error = result;
-    op->bytes = static_cast<ULONG>(bytes);
-    Push(Completion{nullptr, op}, true);
-    return;
+void QueueCore::Retire(Op* op) noexcept {
+  bool signal;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    --outstanding;
+    signal = closing && outstanding == 0;
   }
+  cv.notify_all();
+  delete op;
+  if (signal) Signal();
+}
+
+void QueueCore::PostReceive(Op* op) noexcept {
+  for (;;) {
+    ULONG rc;
+    ULONG got = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (closing) break;
+      op->ov = OVERLAPPED{};
+      StartThreadpoolIo(io);
+      rc = Api().ReceiveHttpRequest(handle, op->retryId, kReceiveCopyBody,
+                                    reinterpret_cast<PHTTP_REQUEST>(op->buffer.get()), op->bufferSize, &got,
+                                    &op->ov);
+      if (CompletionWillFollow(rc)) return;
+      CancelThreadpoolIo(io);
+    }
+    // Finished synchronously (or failed): handled like a completion, then the loop receives again.
+    if (!HandleReceive(op, rc, got)) return;
+  }
+  Retire(op);
+}
+
+bool QueueCore::HandleReceive(Op* op, ULONG result, ULONG_PTR bytes) noexcept {
   bool isClosing;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -172,46 +152,43 @@ void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) noexcept {
       } catch (...) {
         // keep the larger buffer
       }
-      PostReceive(op);
-      return;
+      return true;
     }
     if (result == ERROR_MORE_DATA) {
+      // Headers larger than the buffer: receive this request id again with the size Http.sys asked for.
       op->retryId = reinterpret_cast<const HTTP_REQUEST_V2*>(op->buffer.get())->RequestId;
       ULONG need = bytes > op->bufferSize ? static_cast<ULONG>(bytes) : op->bufferSize * 2;
-      bool allocated = false;
       if (need <= kMaxRequestBuffer) {
         try {
           AllocateReceiveBuffer(op, need);
-          allocated = true;
+          return true;
         } catch (...) {
         }
-      }
-      if (allocated) {
-        PostReceive(op);
-        return;
       }
       op->retryId = 0;
     }
     if ((result == ERROR_CONNECTION_INVALID || result == ERROR_INVALID_PARAMETER) && op->retryId != 0) {
+      // The client left between the two calls: receive the next request instead.
       op->retryId = 0;
-      PostReceive(op);
-      return;
+      return true;
     }
     if (result != ERROR_OPERATION_ABORTED && result != ERROR_INVALID_HANDLE && ++op->failures < kMaxReceiveFailures) {
       op->retryId = 0;
-      PostReceive(op);
-      return;
+      return true;
     }
   }
-  bool signal;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    --outstanding;
-    signal = closing && outstanding == 0;
+  Retire(op);
+  return false;
+}
+
+void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) noexcept {
+  if (op->kind != OpKind::Receive) {
+    op->error = result;
+    op->bytes = static_cast<ULONG>(bytes);
+    Push(Completion{nullptr, op}, true);
+    return;
   }
-  cv.notify_all();
-  delete op;
-  if (signal) Signal();
+  if (HandleReceive(op, result, bytes)) PostReceive(op);
 }
 
 // ---------------------------------------------------------------------------
@@ -249,7 +226,7 @@ ULONG QueueCore::Issue(Op* op, Call call) {
   }
   StartThreadpoolIo(io);
   ULONG rc = call(&op->ov);
-  if (rc == NO_ERROR || rc == ERROR_IO_PENDING) return rc;
+  if (CompletionWillFollow(rc)) return ERROR_IO_PENDING;
   CancelThreadpoolIo(io);
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -270,9 +247,10 @@ void QueueCore::Settle(napi_env env, Op* op) {
     napi_value value = nullptr;
     bool ok = true;
     if (op->kind == OpKind::ReadBody) {
-      if (op->error == NO_ERROR) {
+      if (op->error == NO_ERROR && op->bytes > 0) {
         value = Napi::Buffer<uint8_t>::Copy(e, op->data.data(), op->bytes);
-      } else if (op->error == ERROR_HANDLE_EOF) {
+      } else if (op->error == ERROR_HANDLE_EOF || op->error == NO_ERROR) {
+        // End of the body (a zero-byte read into a non-empty buffer means the same).
         value = e.Null();
       } else {
         ok = false;
@@ -538,6 +516,10 @@ RequestQueue::RequestQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Re
   core_ = new QueueCore();
   core_->env = env;
   core_->handle = handle;
+  // Synchronous completions are handled inline (as ASP.NET Core's HttpSys server does); no packet follows them.
+  core_->skipOnSuccess =
+      SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) !=
+      FALSE;
   core_->created = created;
   core_->name = name;
 }
@@ -613,6 +595,7 @@ void RequestQueue::SetQueueLength(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ULONG length = static_cast<ULONG>(RequireInteger(env, info[0], "length", 1, 4294967295.0));
   RequireOpen(env, "HttpSetRequestQueueProperty");
+  if (!Api().caps.properties) throw UnsupportedError(env, "HttpSetRequestQueueProperty", "Setting the queue length");
   ULONG rc = Api().SetRequestQueueProperty(core_->handle, HttpServerQueueLengthProperty, &length, sizeof(length), 0,
                                            nullptr);
   if (rc != NO_ERROR) ThrowWin32(env, "HttpSetRequestQueueProperty", rc);
@@ -622,6 +605,7 @@ void RequestQueue::SetVerbosity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ULONG level = static_cast<ULONG>(RequireInteger(env, info[0], "level", 0, 2));
   RequireOpen(env, "HttpSetRequestQueueProperty");
+  if (!Api().caps.properties) throw UnsupportedError(env, "HttpSetRequestQueueProperty", "Setting the 503 verbosity");
   ULONG rc = Api().SetRequestQueueProperty(core_->handle, HttpServer503VerbosityProperty, &level, sizeof(level), 0,
                                            nullptr);
   if (rc != NO_ERROR) ThrowWin32(env, "HttpSetRequestQueueProperty", rc);
@@ -633,11 +617,12 @@ Napi::Value RequestQueue::Launch(Napi::Env env, Op* op, const char* syscall) {
   napi_create_promise(env, &op->deferred, &promise);
   HANDLE handle = core_->handle;
   const HttpApi& api = Api();
+  ULONG got = 0;
   ULONG rc = core_->Issue(op, [&](OVERLAPPED* ov) -> ULONG {
     switch (op->kind) {
       case OpKind::ReadBody:
         return api.ReceiveRequestEntityBody(handle, op->retryId, 0, op->data.data(),
-                                            static_cast<ULONG>(op->data.size()), nullptr, ov);
+                                            static_cast<ULONG>(op->data.size()), &got, ov);
       case OpKind::SendResponse:
         return api.SendHttpResponse(handle, op->retryId, op->response->flags,
                                     reinterpret_cast<PHTTP_RESPONSE>(&op->response->response), nullptr, nullptr,
@@ -646,14 +631,17 @@ Napi::Value RequestQueue::Launch(Napi::Env env, Op* op, const char* syscall) {
         return api.SendResponseEntityBody(handle, op->retryId, op->body->flags, op->body->chunkCount(),
                                           op->body->chunkPointer(), nullptr, nullptr, 0, ov, nullptr);
       case OpKind::Disconnect:
-        return api.WaitForDisconnectEx(handle, op->retryId, 0, ov);
+        return api.WaitForDisconnectEx != nullptr ? api.WaitForDisconnectEx(handle, op->retryId, 0, ov)
+                                                  : api.WaitForDisconnect(handle, op->retryId, ov);
       default:
         return ERROR_INVALID_PARAMETER;
     }
   });
-  if (rc != NO_ERROR && rc != ERROR_IO_PENDING) {
+  if (rc != ERROR_IO_PENDING) {
+    // Finished synchronously (success without a completion packet, or failure): settle now.
     op->error = rc;
-    core_->Settle(env, op);  // settles the promise now (ERROR_HANDLE_EOF resolves null)
+    op->bytes = got;
+    core_->Settle(env, op);  // ERROR_HANDLE_EOF resolves null
   }
   return Napi::Value(env, promise);
 }

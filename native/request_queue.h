@@ -80,10 +80,19 @@ class QueueCore {
   bool closing = false;               // guarded by mu
   bool envGone = false;               // guarded by mu
 
+  bool skipOnSuccess = false;  // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on the handle
+
+  // True when a completion packet will report this call's result.
+  bool CompletionWillFollow(ULONG rc) const;
+
   // Pool thread side.
   void OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) noexcept;
   // Issues (or re-issues) a receive. Called with the op counted in outstanding.
   void PostReceive(Op* op) noexcept;
+  // A receive finished with `result`: true when it should be posted again; otherwise the op is retired.
+  bool HandleReceive(Op* op, ULONG result, ULONG_PTR bytes) noexcept;
+  // Drops a receive op for good.
+  void Retire(Op* op) noexcept;
 
   // JavaScript thread side.
   void EnsureIo();
