@@ -197,11 +197,37 @@ function pidAlive(pid) {
   }
 }
 
-/** Ends the wineserver (and with it every Wine process) of a private run prefix, then removes the prefix. */
+/** Linux pids of the processes whose environment names `prefix` as WINEPREFIX (only this tier's private prefixes are passed). */
+function processesOfPrefix(prefix) {
+  const wanted = `WINEPREFIX=${prefix}`;
+  const pids = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(wanted)) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/**
+ * Ends the wineserver (and with it every Wine process) of a private prefix, then
+ * removes the prefix. Processes that outlive `wineserver -k` (Wine processes and
+ * the servers of this prefix only, found by their WINEPREFIX) are killed by pid.
+ */
 function disposeRunPrefix(wineserver, dir) {
   if (existsSync(join(dir, 'system.reg'))) {
     spawnSync(wineserver, ['-k'], { env: wineEnv(dir), stdio: 'ignore', timeout: 30_000 });
     spawnSync(wineserver, ['-w'], { env: wineEnv(dir), stdio: 'ignore', timeout: 30_000 });
+  }
+  for (const pid of processesOfPrefix(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
   rmSync(dir, { recursive: true, force: true });
 }
