@@ -37,7 +37,7 @@ export class Outbox implements AsyncIterableIterator<Uint8Array> {
 
   /** Resolves once the transport has taken the queued chunks (or stopped). */
   drained(): Promise<void> {
-    if (this.#bytes < this.#highWater || this.#stopped) return Promise.resolve();
+    if (this.#bytes < this.#highWater || this.#stopped || this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       this.#drain = resolve;
     });
@@ -47,6 +47,10 @@ export class Outbox implements AsyncIterableIterator<Uint8Array> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // A producer waiting for room must not wait forever once the call has ended.
+    const drain = this.#drain;
+    this.#drain = undefined;
+    drain?.();
     const reader = this.#reader;
     if (reader !== undefined && this.#chunks.length === 0) {
       this.#reader = undefined;

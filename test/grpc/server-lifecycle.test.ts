@@ -280,3 +280,36 @@ test("a request stream past the queue's body limit ends with RESOURCE_EXHAUSTED 
     await served.close();
   }
 });
+
+test('a client that stops reading and resets releases a never-ending server stream (its finally runs)', async () => {
+  let released = 0;
+  let yielded = 0;
+  const server = new GrpcServer();
+  server.addService(EchoService, {
+    ServerStream: async function* () {
+      try {
+        for (;;) {
+          yielded++;
+          yield { data: new Uint8Array(16 * 1024) };
+        }
+      } finally {
+        released++;
+      }
+    },
+  });
+  const served = await serve(server);
+  const session = await connect(served.port);
+  try {
+    const call = rawCall(session, '/test.Echo/ServerStream', { body: [msg({})] });
+    call.stream.pause(); // flow control fills up; the server must wait, not buffer without end
+    await waitFor(() => yielded > 2, 'stream started');
+    await new Promise((r) => setTimeout(r, 100));
+    const stalledAt = yielded;
+    assert.ok(stalledAt < 2000, `the producer waits for the reader (${stalledAt} messages produced)`);
+    call.stream.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(() => released === 1, 'generator released');
+  } finally {
+    await closeSession(session);
+    await served.close();
+  }
+});
