@@ -138,7 +138,7 @@ export function registerLifecycleCases(ctx: CaseContext): void {
     try {
       const port = endpointOf(server.ready.urls[0]!).port;
       const who = async (host: string, path: string): Promise<string> =>
-        (await h1Json<Labelled>(port, path, { headers: { host: `${host}:${port}` } })).label;
+        (await h1Json<Labelled>(port, path, { headers: { Host: `${host}:${port}` } })).label;
       // The strong wildcard is tried before any host-specific prefix, even a longer one.
       assert.equal(await who('localhost', '/strong/deep/inspect'), 'http://+:0/strong/');
       // A host-specific prefix beats the weak wildcard for its host only.

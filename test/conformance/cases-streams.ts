@@ -100,7 +100,8 @@ export function registerStreamCases(ctx: CaseContext): void {
     }
   });
 
-  test('a reset on HTTP/1.1 drops the connection', CASE, async () => {
+  test('a reset on HTTP/1.1 drops the connection', CASE, async (t) => {
+    if (!need(t, fact(ctx.caps(), 'dropConnection'), 'the server reports it cannot drop an HTTP/1.1 connection (hostFacts.dropConnection is false)')) return;
     const outcome = await h1({ port: ctx.port(), path: '/conf/reset?code=8' }).then(
       (r) => `answered ${r.status}`,
       (err: Error & { code?: string }) => err.code ?? err.message,

@@ -10,6 +10,11 @@
  *   chunkedRequestBodies   Transfer-Encoding: chunked request bodies
  *   unmatchedUrl404        URLs no prefix matches get 404
  *   arbitraryMethodsHttp1  any method token over HTTP/1.1 (default false here)
+ *   dropConnection         a reset on HTTP/1.x drops the connection
+ *   oversizedHeaderStatus  status for oversized request headers (default 431; 0 = closes without an answer)
+ *   largeRequestBodies     request bodies reach the handler as they arrive (not buffered whole first)
+ *   strictRequestParsing   broken framing (duplicate Content-Length, bad chunk sizes) gets 400
+ *   maxResponseBytes       largest response where responses cannot be streamed
  */
 import { after, before, describe } from 'node:test';
 import type { CapsAnswer, CaseContext, ConformanceTarget, RunningServer } from './case-context.js';

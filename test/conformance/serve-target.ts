@@ -57,7 +57,7 @@ export function serveTarget(name: string, backend: 'node' | 'httpsys', launch: S
               port: e.port,
               host: e.connectHost,
               path: `${e.path}__control/close?graceful=${graceful}`,
-              headers: { host: e.hostHeader },
+              headers: { Host: e.hostHeader },
             }).catch(() => undefined);
             const report = await proc.nextReport<ClosedReport>('closed', { timeoutMs: graceful + 60_000 });
             await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 10_000))]);

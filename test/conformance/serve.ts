@@ -115,7 +115,7 @@ function selfCaps(prefix: string): Promise<CapsAnswer | null> {
   const hostHeader = wildcard ? `127.0.0.1:${p.port}` : `${p.hostKind === 'ipv6' ? `[${p.host}]` : p.host}:${p.port}`;
   return new Promise((resolve) => {
     const req = http.request(
-      { host: connect, port: p.port, path: `${p.path}caps`, headers: { host: hostHeader }, agent: false, timeout: 15_000 },
+      { host: connect, port: p.port, path: `${p.path}caps`, headers: { Host: hostHeader }, agent: false, timeout: 15_000 },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

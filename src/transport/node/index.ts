@@ -28,6 +28,16 @@ const NODE_HOST_FACTS: HostFacts = {
   arbitraryMethodsHttp1: false,
   /** Port 0 in a prefix picks a free port. */
   portZero: true,
+  /** A reset on HTTP/1.x drops the connection. */
+  dropConnection: true,
+  /** The status oversized request headers get (0: the connection closes without an answer). */
+  oversizedHeaderStatus: 431,
+  /** Request bodies reach the handler as they arrive (pulled, not buffered whole first). */
+  largeRequestBodies: true,
+  /** Broken framing (duplicate Content-Length, bad chunk sizes) gets 400. */
+  strictRequestParsing: true,
+  /** Response bodies are streamed. */
+  streamingResponses: true,
 };
 
 interface Registration {
