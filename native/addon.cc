@@ -120,14 +120,14 @@ class UrlGroup : public Napi::ObjectWrap<UrlGroup> {
     std::string prefix = RequirePrefix(env, info[0]);
     double context = RequireInteger(env, info[1], "context", 0, 9007199254740991.0);
     RequireOpen(env, "HttpAddUrlToUrlGroup");
+    ErrorContext ctx;
+    ctx.prefix = prefix;
+    ctx.user = CurrentUser();
+    // Windows refuses a prefix without its trailing slash (87); some hosts (Wine) accept it. Refuse it everywhere.
+    if (prefix.back() != '/') ThrowWin32(env, "HttpAddUrlToUrlGroup", ERROR_INVALID_PARAMETER, ctx);
     std::wstring w = Widen(prefix);
     ULONG rc = Api().AddUrlToUrlGroup(id_, w.c_str(), static_cast<HTTP_URL_CONTEXT>(context), 0);
-    if (rc != NO_ERROR) {
-      ErrorContext ctx;
-      ctx.prefix = prefix;
-      ctx.user = CurrentUser();
-      ThrowWin32(env, "HttpAddUrlToUrlGroup", rc, ctx);
-    }
+    if (rc != NO_ERROR) ThrowWin32(env, "HttpAddUrlToUrlGroup", rc, ctx);
     state_->prefixes.push_back(std::move(w));
   }
 

@@ -447,7 +447,6 @@ void QueueCore::ShutdownBlocking() {
 Napi::Function RequestQueue::Define(Napi::Env env) {
   return DefineClass(env, "RequestQueue",
                      {
-                         InstanceAccessor<&RequestQueue::Created>("created"),
                          InstanceMethod<&RequestQueue::Start>("start"),
                          InstanceMethod<&RequestQueue::SetQueueLength>("setQueueLength"),
                          InstanceMethod<&RequestQueue::SetVerbosity>("setVerbosity"),
@@ -513,6 +512,9 @@ RequestQueue::RequestQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Re
     ctx.queueName = name;
     ThrowWin32(env, "HttpCreateRequestQueue", rc, ctx);
   }
+  // A data property (not a prototype accessor), so reading it off a foreign receiver cannot fail.
+  info.This().As<Napi::Object>().DefineProperty(
+      Napi::PropertyDescriptor::Value("created", Napi::Boolean::New(env, created), napi_enumerable));
   core_ = new QueueCore();
   core_->env = env;
   core_->handle = handle;
@@ -549,10 +551,6 @@ void RequestQueue::RequireOpen(Napi::Env env, const char* syscall) {
     error.Set("code", Napi::String::New(env, "ERROR_INVALID_HANDLE"));
     throw error;
   }
-}
-
-Napi::Value RequestQueue::Created(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), core_ != nullptr && core_->created);
 }
 
 void RequestQueue::Start(const Napi::CallbackInfo& info) {

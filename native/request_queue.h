@@ -121,7 +121,6 @@ class RequestQueue : public Napi::ObjectWrap<RequestQueue> {
   bool IsClosing();
 
  private:
-  Napi::Value Created(const Napi::CallbackInfo& info);
   void Start(const Napi::CallbackInfo& info);
   void SetQueueLength(const Napi::CallbackInfo& info);
   void SetVerbosity(const Napi::CallbackInfo& info);
