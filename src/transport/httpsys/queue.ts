@@ -356,6 +356,12 @@ export class HttpSysQueue implements BackendQueue {
       // the connection once the body outgrows its buffer (a few hundred KiB).
       largeRequestBodies: !wine,
       unmatchedUrl404: !wine,
+      // Wine 8's http.sys keeps header value lengths in 16 bits (a 66,560-byte value arrives as
+      // 1,024 bytes), so header blocks near the 64 KiB limit cannot be checked there.
+      largeRequestHeaders: !wine,
+      // Wine 8's http.sys routes a request to a "+" prefix only when its Host carries the port;
+      // "Host: 127.0.0.1" alone is held unanswered.
+      hostWithoutPort: !wine,
       // Wine 8's http.sys matches "Host" and "Content-Length" case-sensitively: a lower-case
       // host gets 400 and a lower-case content-length leaves the body unread.
       lowerCaseFramingHeaders: !wine,
