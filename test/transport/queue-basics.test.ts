@@ -105,3 +105,37 @@ test('HTTP/1.1 upgrade hands over the socket with the early bytes first', async 
     await queue.close();
   }
 });
+
+test('an upgrade request the handler declines gets a plain answer on the socket, then the connection closes', async () => {
+  const log = quietLogger();
+  const queue = await createRequestQueue({ urls: ['http://localhost:0/api/'], backend: 'node', logger: log });
+  const port = Number(/:(\d+)\//.exec(queue.urls[0]!)![1]);
+  queue.serve((req): HandlerResult => {
+    assert.equal(req.capabilities.upgrade, true);
+    if (req.path === '/api/refuse') return { status: 400, headers: { 'x-why': 'bad handshake' }, body: 'refused' };
+    return undefined;
+  });
+  const talk = (text: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1');
+      let out = '';
+      s.on('data', (d) => (out += d.toString('latin1')));
+      s.on('close', () => resolve(out));
+      s.on('error', reject);
+      s.write(text);
+    });
+  try {
+    const refused = await talk('GET /api/refuse HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    assert.match(refused, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(refused, /\r\nx-why: bad handshake\r\n/);
+    assert.match(refused, /\r\n\r\nrefused$/);
+    const missing = await talk('GET /api/none HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    assert.match(missing, /^HTTP\/1\.1 404 /);
+    const outside = await talk('GET /nowhere/ HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    assert.match(outside, /^HTTP\/1\.1 404 /);
+    assert.equal(log.errors.length, 0);
+    assert.equal(queue.stats().inFlight, 0);
+  } finally {
+    await queue.close();
+  }
+});
