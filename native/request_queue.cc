@@ -194,7 +194,11 @@ void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) noexcept {
 // ---------------------------------------------------------------------------
 // JavaScript-thread side
 
-void QueueCore::EnsureIo() {
+void QueueCore::EnsureIo(napi_value wrapper) {
+  if (self == nullptr) {
+    // While the handle is bound to the thread pool the wrapper stays reachable; Finalize lets it go.
+    napi_create_reference(env, wrapper, 1, &self);
+  }
   if (io == nullptr) {
     io = CreateThreadpoolIo(handle, IoCallback, this, nullptr);
     if (io == nullptr) ThrowWin32(Napi::Env(env), "CreateThreadpoolIo", GetLastError());
@@ -218,8 +222,8 @@ void QueueCore::EnsureIo() {
 }
 
 template <typename Call>
-ULONG QueueCore::Issue(Op* op, Call call) {
-  EnsureIo();
+ULONG QueueCore::Issue(napi_value wrapper, Op* op, Call call) {
+  EnsureIo(wrapper);
   {
     std::lock_guard<std::mutex> lock(mu);
     ++outstanding;
@@ -571,11 +575,10 @@ void RequestQueue::Start(const Napi::CallbackInfo& info) {
   RequireOpen(env, "HttpReceiveHttpRequest");
   if (core_->started) throw Napi::Error::New(env, "start() was already called on this request queue");
 
-  core_->EnsureIo();
+  core_->EnsureIo(Value());
   core_->started = true;
   core_->initialBufferSize = static_cast<ULONG>(initial);
   napi_create_reference(env, info[0], 1, &core_->onRequests);
-  if (core_->self == nullptr) napi_create_reference(env, Value(), 1, &core_->self);
   int n = static_cast<int>(receives);
   {
     std::lock_guard<std::mutex> lock(core_->mu);
@@ -616,7 +619,7 @@ Napi::Value RequestQueue::Launch(Napi::Env env, Op* op, const char* syscall) {
   HANDLE handle = core_->handle;
   const HttpApi& api = Api();
   ULONG got = 0;
-  ULONG rc = core_->Issue(op, [&](OVERLAPPED* ov) -> ULONG {
+  ULONG rc = core_->Issue(Value(), op, [&](OVERLAPPED* ov) -> ULONG {
     switch (op->kind) {
       case OpKind::ReadBody:
         return api.ReceiveRequestEntityBody(handle, op->retryId, 0, op->data.data(),

@@ -95,10 +95,10 @@ class QueueCore {
   void Retire(Op* op) noexcept;
 
   // JavaScript thread side.
-  void EnsureIo();
+  void EnsureIo(napi_value wrapper);
   // Starts an overlapped call; returns its Win32 result (NO_ERROR/ERROR_IO_PENDING mean "completion will come").
   template <typename Call>
-  ULONG Issue(Op* op, Call call);
+  ULONG Issue(napi_value wrapper, Op* op, Call call);
   void Drain(napi_env env);
   void Settle(napi_env env, Op* op);
   void Finalize(napi_env env);
