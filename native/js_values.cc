@@ -1,6 +1,7 @@
 #include "js_values.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace hsys {
