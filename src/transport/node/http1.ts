@@ -116,7 +116,9 @@ export function handleHttp1Request(req: IncomingMessage, res: NodeResponse, ctx:
     body.fail(reason);
     controller.abort(reason);
   };
-  req.on('error', () => undefined);
+  // The body stream fails when the connection breaks or the body framing is broken:
+  // both end the exchange, and the body iterator reports the same reason as the signal.
+  req.on('error', (err: Error) => abort(new ClientDisconnectedError(`the request ended abnormally (${err.message})`)));
   res.on('error', () => undefined);
   lingerOnEarlyResponse(req, res);
   req.on('close', () => {
