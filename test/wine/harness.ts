@@ -37,6 +37,9 @@
  *   only seen when the client spells `Content-Length` so (client.ts does; fetch
  *   lower-cases names, so send bodies with node:http). It dispatches a request
  *   only once the whole body has arrived and fails bodies of a few hundred KiB.
+ *   A request parsed while no receive is outstanding can wait forever, so a
+ *   server facing many concurrent clients under Wine should keep more receives
+ *   outstanding than there are clients.
  * - Nothing here asserts timing: timeouts only turn a hang into a failure
  *   carrying the process output.
  */
