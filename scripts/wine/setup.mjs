@@ -293,10 +293,29 @@ function findAddon() {
   return node ? join(dir, node) : null;
 }
 
+/** The newest source of the addon (native/**, CMakeLists.txt, cmake/**), or null. */
+function newestNativeSource() {
+  let newest = null;
+  const visit = (p) => {
+    if (!existsSync(p)) return;
+    const st = statSync(p);
+    if (st.isDirectory()) for (const n of readdirSync(p)) visit(join(p, n));
+    else if (!newest || st.mtimeMs > newest.mtimeMs) newest = { path: p, mtimeMs: st.mtimeMs };
+  };
+  for (const p of ['native', 'CMakeLists.txt', 'cmake']) visit(join(root, p));
+  return newest;
+}
+
 function ensureAddon(log) {
   const nativeTests = join(root, 'build', 'win', 'native-tests.exe');
   let addon = findAddon();
-  if (addon && existsSync(nativeTests)) return { addon, nativeTests };
+  if (addon && existsSync(nativeTests)) {
+    const newest = newestNativeSource();
+    if (newest && newest.mtimeMs > statSync(addon).mtimeMs) {
+      log(`note: ${newest.path.slice(root.length + 1)} is newer than ${addon.slice(root.length + 1)}; run npm run build:win to test the current sources`);
+    }
+    return { addon, nativeTests };
+  }
   if (!existsSync(join(root, 'scripts', 'build-win.mjs'))) {
     return { unavailable: 'the Windows addon is not built and scripts/build-win.mjs (npm run build:win) is missing' };
   }
