@@ -1,21 +1,29 @@
 /**
  * Harness for the Wine tier: Linux-side `node:test` files start the official
  * Windows node.exe under Wine, hosting a script compiled into dist/, and then
- * talk to it with real Linux clients (fetch, node:http, ...).
+ * talk to it with real Linux clients (node:http through client.ts, ws, ...).
  *
  * Typical use in a test file:
  *
  * ```ts
- * const host = await wineHost();                       // null-safe: see `unavailable`
- * if ('unavailable' in host) { test('...', { skip: host.unavailable }, () => {}); }
- * const port = await freePort();
- * const proc = await startWineNode(host, {
- *   script: 'dist/test/wine/fixtures/native-server.js',
- *   env: { FIXTURE_CONFIG: JSON.stringify({ ... }) },
+ * const host = await wineHost();
+ * const skip = 'unavailable' in host ? host.unavailable : undefined;
+ * describe('...', { skip }, () => {
+ *   let proc: WineProcess;
+ *   let port: number;
+ *   before(async () => {
+ *     port = await freePort();
+ *     proc = startWineNode(host as WineHost, {
+ *       script: 'dist/test/wine/fixtures/my-server.js',
+ *       env: { FIXTURE_CONFIG: JSON.stringify({ port }) },
+ *     });
+ *     await proc.nextReport('ready');                // the fixture called report('ready', ...)
+ *   });
+ *   after(() => proc?.stop());                        // always
+ *   test('...', async () => {
+ *     const r = await proc.whileRunning(request(port, '/a/'));   // fails at once if the process dies
+ *   });
  * });
- * const ready = await proc.nextReport<{ capabilities: ... }>('ready');
- * ... fetch(`http://127.0.0.1:${port}/a/`) ...
- * await proc.stop();                                   // always, e.g. in after()
  * ```
  *
  * Facts this harness takes care of:
@@ -27,12 +35,13 @@
  * - Linux paths are `Z:\...` inside Wine (`toWinePath`).
  * - Each process runs in its own process group; `stop()` ends that group (and
  *   only that group), and a process-exit hook kills whatever a crashed test left.
- * - Every run of the tier gets a private Wine prefix (a hard-linked copy of the
- *   prepared one, see scripts/wine/setup.mjs createRunPrefix): its own wineserver
- *   and its own http.sys (which lives in that wineserver's winedevice.exe), so
- *   processes of one run share ports and prefixes with each other but never with
- *   other Wine users on the machine. Ending the run ends that wineserver and
- *   every Wine process in it, so nothing is left behind.
+ * - Every test process (test file) gets a private Wine prefix (a hard-linked copy
+ *   of the prepared one, see scripts/wine/setup.mjs createRunPrefix): its own
+ *   wineserver and its own http.sys (which lives in that wineserver's
+ *   winedevice.exe). Wine processes started by one test file share ports and URL
+ *   prefixes with each other, never with other files or other Wine users on the
+ *   machine, and a process that crashes inside http.sys cannot stall them. When
+ *   the test process ends, that wineserver and every Wine process in it end too.
  * - Wine 8's http.sys matches header names case-sensitively: a request body is
  *   only seen when the client spells `Content-Length` so (client.ts does; fetch
  *   lower-cases names, so send bodies with node:http). It dispatches a request
