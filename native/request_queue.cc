@@ -622,18 +622,18 @@ Napi::Value RequestQueue::Launch(Napi::Env env, Op* op, const char* syscall) {
   ULONG rc = core_->Issue(Value(), op, [&](OVERLAPPED* ov) -> ULONG {
     switch (op->kind) {
       case OpKind::ReadBody:
-        return api.ReceiveRequestEntityBody(handle, op->retryId, 0, op->data.data(),
+        return api.ReceiveRequestEntityBody(handle, op->targetId, 0, op->data.data(),
                                             static_cast<ULONG>(op->data.size()), &got, ov);
       case OpKind::SendResponse:
-        return api.SendHttpResponse(handle, op->retryId, op->response->flags,
+        return api.SendHttpResponse(handle, op->targetId, op->response->flags,
                                     reinterpret_cast<PHTTP_RESPONSE>(&op->response->response), nullptr, nullptr,
                                     nullptr, 0, ov, nullptr);
       case OpKind::SendBody:
-        return api.SendResponseEntityBody(handle, op->retryId, op->body->flags, op->body->chunkCount(),
+        return api.SendResponseEntityBody(handle, op->targetId, op->body->flags, op->body->chunkCount(),
                                           op->body->chunkPointer(), nullptr, nullptr, 0, ov, nullptr);
       case OpKind::Disconnect:
-        return api.WaitForDisconnectEx != nullptr ? api.WaitForDisconnectEx(handle, op->retryId, 0, ov)
-                                                  : api.WaitForDisconnect(handle, op->retryId, ov);
+        return api.WaitForDisconnectEx != nullptr ? api.WaitForDisconnectEx(handle, op->targetId, 0, ov)
+                                                  : api.WaitForDisconnect(handle, op->targetId, ov);
       default:
         return ERROR_INVALID_PARAMETER;
     }
@@ -654,7 +654,7 @@ Napi::Value RequestQueue::ReadBody(const Napi::CallbackInfo& info) {
   RequireOpen(env, "HttpReceiveRequestEntityBody");
   Op* op = new Op();
   op->kind = OpKind::ReadBody;
-  op->retryId = id;
+  op->targetId = id;
   op->data.resize(static_cast<size_t>(max));
   return Launch(env, op, "HttpReceiveRequestEntityBody");
 }
@@ -693,7 +693,7 @@ Napi::Value RequestQueue::SendResponse(const Napi::CallbackInfo& info) {
   RequireOpen(env, "HttpSendHttpResponse");
   Op* op = new Op();
   op->kind = OpKind::SendResponse;
-  op->retryId = id;
+  op->targetId = id;
   op->response = std::move(built);
   for (const auto& v : views) {
     napi_ref ref;
@@ -725,7 +725,7 @@ Napi::Value RequestQueue::SendBody(const Napi::CallbackInfo& info) {
   RequireOpen(env, "HttpSendResponseEntityBody");
   Op* op = new Op();
   op->kind = OpKind::SendBody;
-  op->retryId = id;
+  op->targetId = id;
   op->body = std::move(built);
   for (const auto& v : views) {
     napi_ref ref;
@@ -768,7 +768,7 @@ Napi::Value RequestQueue::WaitForDisconnect(const Napi::CallbackInfo& info) {
   RequireOpen(env, "HttpWaitForDisconnectEx");
   Op* op = new Op();
   op->kind = OpKind::Disconnect;
-  op->retryId = id;
+  op->targetId = id;
   return Launch(env, op, "HttpWaitForDisconnectEx");
 }
 

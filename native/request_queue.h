@@ -1,7 +1,8 @@
 // RequestQueue: an Http.sys request queue driven by the Windows thread pool.
 //
 // Every overlapped call on the queue handle completes on a thread-pool thread
-// (CreateThreadpoolIo). Those threads never touch JavaScript: they parse
+// (CreateThreadpoolIo); with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS set, calls
+// that finish synchronously are handled inline instead. Pool threads never touch JavaScript: they parse
 // requests into plain values and append finished operations to one list, then
 // poke the queue's single thread-safe function; the JavaScript thread drains
 // the whole list at once (batching), resolves promises and hands requests over.
@@ -30,10 +31,13 @@ struct Op {
   DWORD error = 0;
   ULONG bytes = 0;
 
+  // Request (or, for Disconnect, connection) the operation is about.
+  HTTP_OPAQUE_ID targetId = 0;
+
   // Receive
   std::unique_ptr<uint64_t[]> buffer;  // 8-byte aligned HTTP_REQUEST
   ULONG bufferSize = 0;
-  HTTP_REQUEST_ID retryId = 0;
+  HTTP_REQUEST_ID retryId = 0;  // set when ERROR_MORE_DATA named the request to receive again
   int failures = 0;
 
   // ReadBody
