@@ -109,6 +109,15 @@ async function runNativeTests(setup, log) {
   return counts;
 }
 
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs the Linux-side node:test files of the tier. */
 async function runNodeTests(setup, files, log) {
   const dir = mkdtempSync(join(tmpdir(), 'httpsys-wine-tests-'));
@@ -130,10 +139,35 @@ async function runNodeTests(setup, files, log) {
     ...files.map((f) => relative(root, f)),
   ];
   const r = await new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
-    const timer = setTimeout(() => child.kill('SIGTERM'), NODE_TESTS_TIMEOUT_MS);
-    child.on('exit', (code, signal) => {
+    // Own process group, so that on a hang the runner and its test-file processes end together: SIGTERM
+    // first (the harness then ends its Wine prefixes), SIGKILL for whatever is left a little later.
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const signalGroup = (signal) => {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    let killTimer;
+    const timer = setTimeout(() => {
+      log(`\nWine tests: still running after ${NODE_TESTS_TIMEOUT_MS / 60_000} minutes; ending them`);
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), 15_000);
+    }, NODE_TESTS_TIMEOUT_MS);
+    // Being in its own group, the runner does not see a Ctrl-C at the terminal: pass it on.
+    const forward = () => signalGroup('SIGTERM');
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('exit', async (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
+      process.removeListener('SIGINT', forward);
+      process.removeListener('SIGTERM', forward);
+      // Test-file processes still winding down (ending their Wine prefixes) get a moment, then are ended,
+      // so that every prefix of this run has a dead owner and is removed below.
+      for (let i = 0; i < 100 && groupAlive(child.pid); i++) await new Promise((r) => setTimeout(r, 100));
+      signalGroup('SIGKILL');
       resolve({ code, signal });
     });
   });
