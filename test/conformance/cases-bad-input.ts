@@ -66,7 +66,13 @@ export function registerBadInputCases(ctx: CaseContext): void {
     const answer = await raw(ctx.port(), `GET /conf/caps HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${big}\r\n\r\n`);
     assert.match(answer, new RegExp(`^HTTP/1\\.[01] ${status} `), JSON.stringify(answer.slice(0, 80)));
     await stillServing(ctx.port());
+    await settledStats(ctx.port());
+  });
+
+  test('oversized request headers over HTTP/2 get 431 (or a reset)', CASE, async (t) => {
+    const caps = ctx.caps();
     if (!need(t, fact(caps, 'h2c'), NO_H2C)) return;
+    const big = 'v'.repeat((caps.limits.maxHeaderBytes ?? 64 * 1024) + 1024);
     const session = await h2Connect(ctx.port());
     try {
       const r = await h2(session, { ':path': '/conf/caps', 'x-big': big });
@@ -78,30 +84,34 @@ export function registerBadInputCases(ctx: CaseContext): void {
     await settledStats(ctx.port());
   });
 
-  test('request bodies over the configured limit get 413', CASE, async (t) => {
-    if (!need(t, fact(ctx.caps(), 'largeRequestBodies'), LARGE_BODIES)) return;
-    const server = await ctx.target.start(['http://+:0/lim/'], { maxRequestBodyBytes: MiB });
+  test('request bodies over the configured limit get 413', CASE, async () => {
+    const limit = 64 * 1024;
+    const server = await ctx.target.start(['http://+:0/lim/'], { maxRequestBodyBytes: limit });
     try {
+      const caps = server.ready.capabilities ?? ctx.caps();
       const e = endpointOf(server.ready.urls[0]!);
       const port = e.port;
-      // Declared too large: refused before the body is read.
-      const declared = await raw(port, `PUT /lim/sink HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${2 * MiB}\r\n\r\n`, {
-        stopWhen: /\r\n\r\n[\s\S]*\n/,
-      });
-      assert.match(declared, /^HTTP\/1\.1 413 /);
+      // Too large by Content-Length, body sent: refused.
+      const sized = await h1({ port, method: 'PUT', path: '/lim/sink', headers: { 'Content-Length': String(2 * limit) }, body: generatedBody(2 * limit), tolerateWriteErrors: true });
+      assert.equal(sized.status, 413);
       // Exactly at the limit is fine.
-      const atLimit = await h1Json<{ bytes: number }>(port, '/lim/sink', { method: 'PUT', headers: { 'Content-Length': String(MiB) }, body: generatedBody(MiB) });
-      assert.equal(atLimit.bytes, MiB);
+      const atLimit = await h1Json<{ bytes: number }>(port, '/lim/sink', { method: 'PUT', headers: { 'Content-Length': String(limit) }, body: generatedBody(limit) });
+      assert.equal(atLimit.bytes, limit);
       // A handler-level limit through readBody.
       const small = await h1({ port, method: 'POST', path: '/lim/limited?max=10', body: 'x'.repeat(100) });
       assert.equal(small.status, 413);
-      if (fact(server.ready.capabilities ?? ctx.caps(), 'chunkedRequestBodies')) {
-        const chunked = await h1({ port, method: 'POST', path: '/lim/sink', body: generatedBody(2 * MiB), tolerateWriteErrors: true });
-        assert.equal(chunked.status, 413);
+      if (fact(caps, 'largeRequestBodies')) {
+        // Declared too large and not sent at all: answered before any body byte is read.
+        const declared = await raw(port, `PUT /lim/sink HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${64 * MiB}\r\n\r\n`);
+        assert.match(declared, /^HTTP\/1\.1 413 /);
+        if (fact(caps, 'chunkedRequestBodies')) {
+          const chunked = await h1({ port, method: 'POST', path: '/lim/sink', body: generatedBody(2 * MiB), tolerateWriteErrors: true });
+          assert.equal(chunked.status, 413);
+        }
       }
       const stats = await h1Json<{ inFlight: number; logged: { errors: number } | null }>(port, '/lim/stats');
       assert.equal(stats.logged?.errors ?? 0, 0, 'a body over the limit is not a handler failure');
-      if (need(t, fact(server.ready.capabilities ?? ctx.caps(), 'h2c'), NO_H2C)) {
+      if (fact(caps, 'h2c')) {
         const session = await h2Connect(port);
         try {
           const r = await h2(session, { ':method': 'POST', ':path': '/lim/sink' }, generatedBody(2 * MiB));
@@ -173,7 +183,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
     await stillServing(ctx.port());
   });
 
-  test('handlers that throw get 500 without internals, logged once', CASE, async (t) => {
+  test('handlers that throw get 500 without internals, logged once', CASE, async () => {
     const before = await logged(ctx.port());
     const r = await h1({ port: ctx.port(), path: '/conf/throw' });
     assert.equal(r.status, 500);
@@ -183,7 +193,12 @@ export function registerBadInputCases(ctx: CaseContext): void {
     const after = await logged(ctx.port());
     assert.equal(after.errors - before.errors, 2, 'each failure is logged exactly once');
     await stillServing(ctx.port());
+    await settledStats(ctx.port());
+  });
+
+  test('a handler that throws over HTTP/2 gets 500 without internals, logged once', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
+    const after = await logged(ctx.port());
     const session = await h2Connect(ctx.port());
     try {
       const h = await h2(session, { ':path': '/conf/throw' });

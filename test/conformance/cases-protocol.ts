@@ -128,12 +128,15 @@ export function registerProtocolCases(ctx: CaseContext): void {
     assert.equal(odd.status, 599);
   });
 
-  test('undefined passes to the next handler; 404 after the last; unmatched URLs get 404', CASE, async (t) => {
+  test('undefined passes to the next handler; 404 after the last', CASE, async () => {
     const second = await h1({ port: ctx.port(), path: '/conf/pass' });
     assert.equal(second.status, 200);
     assert.equal(second.headers['x-answered-by'], 'second-handler');
     const none = await h1({ port: ctx.port(), path: '/conf/no-such-endpoint' });
     assert.equal(none.status, 404);
+  });
+
+  test('a URL no prefix matches gets 404', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'unmatchedUrl404'), 'the server reports unmatched URLs are not answered with 404 (hostFacts.unmatchedUrl404 is false)')) return;
     const outside = await h1({ port: ctx.port(), path: '/elsewhere/' });
     assert.equal(outside.status, 404);
