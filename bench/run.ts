@@ -28,7 +28,7 @@ const PHASES = ['memory', 'unary', 'stream', 'pingpong'] as const;
 type Phase = (typeof PHASES)[number];
 
 const HELP = `usage: npm run bench -- [options]
-  --quick                 short smoke run (about 30 s)
+  --quick                 short smoke run (about 40 s; full run about 3.5 min)
   --rounds <n>            rounds over all servers; each number is the median of the rounds (default 3)
   --duration <s>          measured seconds of unary load per round (default 6)
   --stream-duration <s>   measured seconds of streaming and ping-pong per round (default 3)
@@ -43,6 +43,7 @@ const HELP = `usage: npm run bench -- [options]
   --phases <list>         comma-separated subset of ${PHASES.join(',')} (default all)
   --profile <list>        write CPU profiles of these servers' first load round and summarise them
   --heap <list>           heap snapshots of these servers, idle and with the streams open; prints what grew
+                          (taking snapshots raises those servers' RSS figures)
   --json <file>           also write the results as JSON
 `;
 
