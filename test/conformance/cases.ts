@@ -15,6 +15,8 @@
  *   largeRequestBodies     request bodies reach the handler as they arrive (not buffered whole first)
  *   strictRequestParsing   broken framing (duplicate Content-Length, bad chunk sizes) gets 400
  *   maxResponseBytes       largest response where responses cannot be streamed
+ *   caseInsensitivePaths   prefix paths match regardless of case
+ *   strongWildcardFirst    `+` prefixes are tried before host-specific ones, whatever their length
  */
 import { after, before, describe } from 'node:test';
 import type { CapsAnswer, CaseContext, ConformanceTarget, RunningServer } from './case-context.js';

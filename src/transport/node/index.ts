@@ -38,6 +38,10 @@ const NODE_HOST_FACTS: HostFacts = {
   strictRequestParsing: true,
   /** Response bodies are streamed. */
   streamingResponses: true,
+  /** Prefix paths match regardless of case, as on Http.sys. */
+  caseInsensitivePaths: true,
+  /** Strong wildcards are tried before host-specific prefixes, as on Http.sys. */
+  strongWildcardFirst: true,
 };
 
 interface Registration {
