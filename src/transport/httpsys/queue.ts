@@ -356,6 +356,12 @@ export class HttpSysQueue implements BackendQueue {
       // the connection once the body outgrows its buffer (a few hundred KiB).
       largeRequestBodies: !wine,
       unmatchedUrl404: !wine,
+      // Http.sys routing: paths compare case-insensitively, the strong wildcard "+" is tried before
+      // host-specific prefixes, and "*" catches hosts nothing else names. Wine 8 compares paths
+      // case-sensitively, picks the longest path whatever the host class, and its "*" matches nothing.
+      caseInsensitivePaths: !wine,
+      strongWildcardFirst: !wine,
+      weakWildcards: !wine,
       // Wine 8's http.sys keeps header value lengths in 16 bits (a 66,560-byte value arrives as
       // 1,024 bytes), so header blocks near the 64 KiB limit cannot be checked there.
       largeRequestHeaders: !wine,
