@@ -266,4 +266,19 @@ describe('protocol edges over raw HTTP/2', () => {
     );
     await stillServing();
   });
+
+  test('fuzz: arbitrary grpc-timeout, grpc-encoding and metadata values always end in a grpc-status', async () => {
+    const printable = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 16 });
+    await fc.assert(
+      fc.asyncProperty(printable, printable, printable, fc.boolean(), async (timeout, bin, encoding, withEncoding) => {
+        const headers: http2.OutgoingHttpHeaders = { 'grpc-timeout': timeout || '1S', 'x-fuzz-bin': bin || 'AA' };
+        if (withEncoding) headers['grpc-encoding'] = encoding || 'x';
+        const r = await rawCall(session, UNARY, { headers, body: [msg({ text: 'f' })] });
+        assert.equal(r.status, 200);
+        assert.ok(r.grpcStatus !== undefined && r.grpcStatus >= 0 && r.grpcStatus <= 16);
+      }),
+      { numRuns: 150 },
+    );
+    await stillServing();
+  });
 });
