@@ -9,7 +9,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { GrpcError, GrpcServer, Status, type CallContext, type CallOutcome } from '../../src/grpc/index.js';
+import { FrameDecoder, GrpcError, GrpcServer, Status, type CallContext, type CallOutcome, type Frame } from '../../src/grpc/index.js';
 import { recordingLogger, serve, type Served } from '../interop/harness.js';
 import { closeSession, connect, decodeMsgs, EchoService, msg, rawCall, waitFor, type EchoMsg } from './helpers.js';
 
@@ -197,6 +197,25 @@ test('gRPC over HTTP/1.1: the status arrives in chunked trailers', async () => {
     assert.equal(r.status, 200);
     assert.equal(r.trailers['grpc-status'], '0');
     assert.equal(r.body.readUInt32BE(1), r.body.length - 5);
+
+    // a bidi call over HTTP/1.1: messages in the chunked body, status in the trailers
+    const bidi = await new Promise<{ trailers: NodeJS.Dict<string>; body: Buffer }>((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port: served.port, method: 'POST', path: '/test.Echo/Bidi', headers: { 'content-type': 'application/grpc', te: 'trailers' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ trailers: res.trailers, body: Buffer.concat(chunks) }));
+        },
+      );
+      req.on('error', reject);
+      req.write(msg({ text: 'a' }));
+      req.end(msg({ text: 'b' }));
+    });
+    assert.equal(bidi.trailers['grpc-status'], '0');
+    const frames: Frame[] = [];
+    new FrameDecoder(1 << 20, (f) => frames.push(f)).push(bidi.body);
+    assert.deepEqual(decodeMsgs(frames).map((m) => m.text), ['a', 'b']);
   } finally {
     await served.close();
   }
