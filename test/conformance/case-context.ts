@@ -67,7 +67,9 @@ export interface CaseContext {
   server(): RunningServer;
   /** `caps` of the shared server over HTTP/1.1. Valid inside tests. */
   caps(): CapsAnswer;
-  /** `http://127.0.0.1:<port>/conf/<rest>` on the shared server. */
+  /** 'https' when the suite runs over TLS (clients.useTls), else 'http'; use it for the prefixes of servers a case starts. */
+  readonly scheme: 'http' | 'https';
+  /** `<scheme>://127.0.0.1:<port>/conf/<rest>` on the shared server. */
   url(rest: string): string;
   /** Port of the shared server. */
   port(): number;

@@ -4,15 +4,13 @@
  * clean reset, is logged at most once, leaks nothing, and the server keeps serving.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { test } from 'node:test';
 import { endpointOf, type CaseContext } from './case-context.js';
-import { generatedBody, h1, h1Json, h2, h2Connect, raw } from './clients.js';
+import { generatedBody, h1, h1Json, h2, h2Connect, raw, request } from './clients.js';
 import { newTag, settledStats, waitEvent } from './cases-streams.js';
-import { CASE, fact, need } from './skip.js';
+import { CASE, fact, h2Available, need, needH2 } from './skip.js';
 
 const MiB = 1024 * 1024;
-const NO_H2C = 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)';
 const LARGE_BODIES = 'the server reports request bodies are buffered whole before a handler sees them (hostFacts.largeRequestBodies is false)';
 
 interface Logged {
@@ -71,7 +69,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
 
   test('oversized request headers over HTTP/2 get 431 (or a reset)', CASE, async (t) => {
     const caps = ctx.caps();
-    if (!need(t, fact(caps, 'h2c'), NO_H2C)) return;
+    if (!needH2(t, caps)) return;
     const big = 'v'.repeat((caps.limits.maxHeaderBytes ?? 64 * 1024) + 1024);
     const session = await h2Connect(ctx.port());
     try {
@@ -86,7 +84,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
 
   test('request bodies over the configured limit get 413', CASE, async () => {
     const limit = 64 * 1024;
-    const server = await ctx.target.start(['http://+:0/lim/'], { maxRequestBodyBytes: limit });
+    const server = await ctx.target.start([`${ctx.scheme}://+:0/lim/`], { maxRequestBodyBytes: limit });
     try {
       const caps = server.ready.capabilities ?? ctx.caps();
       const e = endpointOf(server.ready.urls[0]!);
@@ -111,7 +109,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
       }
       const stats = await h1Json<{ inFlight: number; logged: { errors: number } | null }>(port, '/lim/stats');
       assert.equal(stats.logged?.errors ?? 0, 0, 'a body over the limit is not a handler failure');
-      if (fact(caps, 'h2c')) {
+      if (h2Available(caps)) {
         const session = await h2Connect(port);
         try {
           const r = await h2(session, { ':method': 'POST', ':path': '/lim/sink' }, generatedBody(2 * MiB));
@@ -131,7 +129,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
   test('an abrupt disconnect mid-body ends the exchange and leaks nothing', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'largeRequestBodies'), LARGE_BODIES)) return;
     const id = newTag('mid-body');
-    const req = http.request({
+    const req = request({
       host: '127.0.0.1',
       port: ctx.port(),
       method: 'PUT',
@@ -158,7 +156,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
     if (!need(t, ctx.caps().capabilities.streaming, 'the server reports response bodies cannot be streamed (capabilities.streaming is false)')) return;
     const id = newTag('mid-response');
     await new Promise<void>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: ctx.port(), path: `/conf/source?bytes=${1024 * MiB}&id=${id}`, agent: false });
+      const req = request({ host: '127.0.0.1', port: ctx.port(), path: `/conf/source?bytes=${1024 * MiB}&id=${id}`, agent: false });
       req.on('error', () => undefined);
       req.on('response', (res) => {
         let got = 0;
@@ -197,7 +195,7 @@ export function registerBadInputCases(ctx: CaseContext): void {
   });
 
   test('a handler that throws over HTTP/2 gets 500 without internals, logged once', CASE, async (t) => {
-    if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
+    if (!needH2(t, ctx.caps())) return;
     const after = await logged(ctx.port());
     const session = await h2Connect(ctx.port());
     try {

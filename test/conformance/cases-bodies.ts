@@ -1,11 +1,10 @@
 /** Request and response bodies: empty, small, huge, and 1 GiB through an echo with bounded memory. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { test } from 'node:test';
 import type { CaseContext } from './case-context.js';
-import { checkPattern, generatedBody, h1, h1Json, h2, h2Connect } from './clients.js';
-import { CASE, fact, need } from './skip.js';
+import { checkPattern, generatedBody, h1, h1Json, h2, h2Connect, request } from './clients.js';
+import { CASE, fact, need, needH2 } from './skip.js';
 
 const MiB = 1024 * 1024;
 const HUGE = 32 * MiB;
@@ -77,7 +76,7 @@ export function registerBodyCases(ctx: CaseContext): void {
   });
 
   test('empty, small and huge bodies both ways over HTTP/2', CASE, async (t) => {
-    if (!need(t, fact(ctx.caps(), 'h2c'), 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)')) return;
+    if (!needH2(t, ctx.caps())) return;
     const session = await h2Connect(ctx.port());
     try {
       const empty = await h2(session, { ':method': 'POST', ':path': '/conf/sink' }, '');
@@ -111,7 +110,7 @@ export function registerBodyCases(ctx: CaseContext): void {
     let sampling = Promise.resolve();
     const chunk = new Uint8Array(MiB).fill(0x5a);
     await new Promise<void>((resolve, reject) => {
-      const req = http.request({
+      const req = request({
         host: '127.0.0.1',
         port: ctx.port(),
         method: 'PUT',

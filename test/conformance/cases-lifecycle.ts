@@ -5,7 +5,7 @@ import { endpointOf, type CaseContext, type RunningServer } from './case-context
 import { h1, h1Json, h2, h2Connect, type H1Result } from './clients.js';
 import { newTag } from './cases-streams.js';
 import type { ExchangeEvent } from './app.js';
-import { CASE, fact } from './skip.js';
+import { CASE, fact, h2Available } from './skip.js';
 
 interface Labelled {
   label: string;
@@ -26,8 +26,11 @@ function settle(p: Promise<H1Result>): Promise<{ status: number; body: string } 
 }
 
 export function registerLifecycleCases(ctx: CaseContext): void {
+  /** A prefix in the target's scheme, e.g. p('+:0/a/') -> 'http://+:0/a/'. */
+  const p = (rest: string): string => `${ctx.scheme}://${rest}`;
+
   test('graceful close lets in-flight exchanges finish', CASE, async () => {
-    const server = await ctx.target.start(['http://+:0/grace/']);
+    const server = await ctx.target.start([`${ctx.scheme}://+:0/grace/`]);
     try {
       const { port } = endpointOf(server.ready.urls[0]!);
       const id = newTag('graceful');
@@ -46,7 +49,7 @@ export function registerLifecycleCases(ctx: CaseContext): void {
   });
 
   test('forced close aborts in-flight exchanges and fires their signals', CASE, async () => {
-    const server = await ctx.target.start(['http://+:0/force/']);
+    const server = await ctx.target.start([`${ctx.scheme}://+:0/force/`]);
     try {
       const { port } = endpointOf(server.ready.urls[0]!);
       const id = newTag('forced');
@@ -62,7 +65,7 @@ export function registerLifecycleCases(ctx: CaseContext): void {
   });
 
   test('close after the grace period aborts what is left and keeps what finished', CASE, async () => {
-    const server = await ctx.target.start(['http://+:0/deadline/']);
+    const server = await ctx.target.start([`${ctx.scheme}://+:0/deadline/`]);
     let session: Awaited<ReturnType<typeof h2Connect>> | undefined;
     try {
       const caps = server.ready.capabilities ?? ctx.caps();
@@ -73,7 +76,7 @@ export function registerLifecycleCases(ctx: CaseContext): void {
       const stuckResult = settle(h1({ port, path: `/deadline/wait?id=${stuck}` }));
       let h2Stuck: string | undefined;
       let h2Result: Promise<{ status: number; rstCode: number }> | undefined;
-      if (fact(caps, 'h2c')) {
+      if (h2Available(caps)) {
         session = await h2Connect(port);
         h2Stuck = newTag('stuck-h2');
         h2Result = h2(session, { ':path': `/deadline/wait?id=${h2Stuck}` });
@@ -100,29 +103,29 @@ export function registerLifecycleCases(ctx: CaseContext): void {
   });
 
   test('two queues on one port, routed by longest prefix', CASE, async () => {
-    const server = await ctx.target.start(['http://+:0/alpha/', 'http://+:0/beta/', 'http://+:0/alpha/deeper/']);
+    const server = await ctx.target.start([p('+:0/alpha/'), p('+:0/beta/'), p('+:0/alpha/deeper/')]);
     try {
       const ports = new Set(server.ready.urls.map((u) => endpointOf(u).port));
       assert.equal(ports.size, 1, 'all queues share one port');
       const [port] = [...ports] as [number];
       const who = async (path: string): Promise<string> => (await h1Json<Labelled>(port, path)).label;
-      assert.equal(await who('/alpha/inspect'), 'http://+:0/alpha/');
-      assert.equal(await who('/beta/inspect'), 'http://+:0/beta/');
-      assert.equal(await who('/alpha/deeper/inspect'), 'http://+:0/alpha/deeper/');
+      assert.equal(await who('/alpha/inspect'), p('+:0/alpha/'));
+      assert.equal(await who('/beta/inspect'), p('+:0/beta/'));
+      assert.equal(await who('/alpha/deeper/inspect'), p('+:0/alpha/deeper/'));
       const caps = server.ready.capabilities ?? ctx.caps();
       // Http.sys compares paths case-insensitively (hostFacts.caseInsensitivePaths).
       if (fact(caps, 'caseInsensitivePaths')) {
-        assert.equal(await who('/ALPHA/Inspect'), 'http://+:0/alpha/');
-        assert.equal(await who('/Alpha/DEEPER/inspect'), 'http://+:0/alpha/deeper/');
+        assert.equal(await who('/ALPHA/Inspect'), p('+:0/alpha/'));
+        assert.equal(await who('/Alpha/DEEPER/inspect'), p('+:0/alpha/deeper/'));
       }
       if (fact(caps, 'unmatchedUrl404')) assert.equal((await h1({ port, path: '/gamma/inspect' })).status, 404);
-      if (fact(caps, 'h2c')) {
+      if (h2Available(caps)) {
         const session = await h2Connect(port);
         try {
           const a = await h2(session, { ':path': '/beta/inspect' });
-          assert.equal((JSON.parse(a.body.toString()) as Labelled).label, 'http://+:0/beta/');
+          assert.equal((JSON.parse(a.body.toString()) as Labelled).label, p('+:0/beta/'));
           const d = await h2(session, { ':path': '/alpha/deeper/inspect' });
-          assert.equal((JSON.parse(d.body.toString()) as Labelled).label, 'http://+:0/alpha/deeper/');
+          assert.equal((JSON.parse(d.body.toString()) as Labelled).label, p('+:0/alpha/deeper/'));
         } finally {
           session.close();
         }
@@ -134,11 +137,11 @@ export function registerLifecycleCases(ctx: CaseContext): void {
 
   test('host-specific prefixes, strong and weak wildcards route like Http.sys', CASE, async () => {
     const server = await ctx.target.start([
-      'http://+:0/strong/',
-      'http://localhost:0/strong/deep/',
-      'http://localhost:0/named/',
-      'http://*:0/named/',
-      'http://*:0/weak/',
+      p('+:0/strong/'),
+      p('localhost:0/strong/deep/'),
+      p('localhost:0/named/'),
+      p('*:0/named/'),
+      p('*:0/weak/'),
     ]);
     try {
       const port = endpointOf(server.ready.urls[0]!).port;
@@ -148,14 +151,14 @@ export function registerLifecycleCases(ctx: CaseContext): void {
       // (hostFacts.strongWildcardFirst; a host without the classes picks the longest path).
       const caps = server.ready.capabilities ?? ctx.caps();
       const strongFirst = fact(caps, 'strongWildcardFirst');
-      assert.equal(await who('localhost', '/strong/deep/inspect'), strongFirst ? 'http://+:0/strong/' : 'http://localhost:0/strong/deep/');
-      assert.equal(await who('other.example', '/strong/deep/inspect'), 'http://+:0/strong/');
+      assert.equal(await who('localhost', '/strong/deep/inspect'), strongFirst ? p('+:0/strong/') : p('localhost:0/strong/deep/'));
+      assert.equal(await who('other.example', '/strong/deep/inspect'), p('+:0/strong/'));
       // A host-specific prefix beats the weak wildcard for its host only.
-      assert.equal(await who('localhost', '/named/inspect'), 'http://localhost:0/named/');
-      assert.equal(await who('LocalHost', '/named/inspect'), 'http://localhost:0/named/', 'host names compare case-insensitively');
-      assert.equal(await who('other.example', '/named/inspect'), 'http://*:0/named/');
-      assert.equal(await who('other.example', '/weak/inspect'), 'http://*:0/weak/');
-      assert.equal(await who('localhost', '/weak/inspect'), 'http://*:0/weak/');
+      assert.equal(await who('localhost', '/named/inspect'), p('localhost:0/named/'));
+      assert.equal(await who('LocalHost', '/named/inspect'), p('localhost:0/named/'), 'host names compare case-insensitively');
+      assert.equal(await who('other.example', '/named/inspect'), p('*:0/named/'));
+      assert.equal(await who('other.example', '/weak/inspect'), p('*:0/weak/'));
+      assert.equal(await who('localhost', '/weak/inspect'), p('*:0/weak/'));
     } finally {
       await closeQuietly(server);
     }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CaseContext } from './case-context.js';
 import { h1, h1Json, h2, h2Connect } from './clients.js';
-import { CASE, fact, need } from './skip.js';
+import { CASE, fact, need, needH2 } from './skip.js';
 
 interface Inspected {
   label: string;
@@ -22,7 +22,6 @@ interface Inspected {
 
 export type { Inspected };
 
-const NO_H2C = 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)';
 
 export function registerProtocolCases(ctx: CaseContext): void {
   test('methods and odd verbs over HTTP/1.1 reach the handler unchanged', CASE, async () => {
@@ -39,7 +38,7 @@ export function registerProtocolCases(ctx: CaseContext): void {
   });
 
   test('any method token over HTTP/2 reaches the handler unchanged', CASE, async (t) => {
-    if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
+    if (!needH2(t, ctx.caps())) return;
     const session = await h2Connect(ctx.port());
     try {
       for (const method of ['GET', 'POST', 'PROPFIND', 'FROBNICATE', 'X-CUSTOM-VERB']) {
@@ -81,7 +80,7 @@ export function registerProtocolCases(ctx: CaseContext): void {
   });
 
   test('repeated request and response headers over HTTP/2', CASE, async (t) => {
-    if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
+    if (!needH2(t, ctx.caps())) return;
     const session = await h2Connect(ctx.port());
     try {
       const r = await h2(session, { ':path': '/conf/inspect', 'x-rep': ['one', 'two'], cookie: ['a=1', 'b=2'] });

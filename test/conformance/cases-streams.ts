@@ -1,13 +1,11 @@
 /** Trailers, resets, client aborts and many concurrent exchanges. */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { test } from 'node:test';
 import type { CapsAnswer, CaseContext } from './case-context.js';
-import { eventually, h1, h1Json, h2, h2Connect } from './clients.js';
+import { eventually, h1, h1Json, h2, h2Connect, request } from './clients.js';
 import type { ExchangeEvent } from './app.js';
-import { CASE, fact, need } from './skip.js';
+import { CASE, fact, need, needH2 } from './skip.js';
 
-const NO_H2C = 'the server reports no cleartext HTTP/2 (hostFacts.h2c is false)';
 const NO_ABORT_SIGNAL = 'the server reports its request signal does not fire on client disconnect (hostFacts.clientAbortSignal is false)';
 
 let tagCounter = 0;
@@ -41,7 +39,7 @@ async function h2Caps(port: number): Promise<CapsAnswer> {
 
 export function registerStreamCases(ctx: CaseContext): void {
   test('trailers are read by a real HTTP/2 client after the body', CASE, async (t) => {
-    if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
+    if (!needH2(t, ctx.caps())) return;
     const caps = await h2Caps(ctx.port());
     if (!need(t, caps.capabilities.trailers, 'the server reports no trailers on HTTP/2 (capabilities.trailers is false)')) return;
     const session = await h2Connect(ctx.port());
@@ -75,7 +73,7 @@ export function registerStreamCases(ctx: CaseContext): void {
   });
 
   test('reset codes are seen by a real HTTP/2 client', CASE, async (t) => {
-    if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
+    if (!needH2(t, ctx.caps())) return;
     const caps = await h2Caps(ctx.port());
     if (!need(t, caps.capabilities.reset, 'the server reports no stream reset (capabilities.reset is false)')) return;
     const session = await h2Connect(ctx.port());
@@ -113,7 +111,7 @@ export function registerStreamCases(ctx: CaseContext): void {
   test('a client abort fires the handler signal (HTTP/1.1)', CASE, async (t) => {
     if (!need(t, fact(ctx.caps(), 'clientAbortSignal'), NO_ABORT_SIGNAL)) return;
     const id = newTag('abort-h1');
-    const req = http.request({ host: '127.0.0.1', port: ctx.port(), path: `/conf/wait?id=${id}`, agent: false });
+    const req = request({ host: '127.0.0.1', port: ctx.port(), path: `/conf/wait?id=${id}`, agent: false });
     req.on('error', () => undefined);
     req.end();
     await waitEvent(ctx.port(), id, 'started');
@@ -124,7 +122,7 @@ export function registerStreamCases(ctx: CaseContext): void {
   });
 
   test('a client RST_STREAM fires the handler signal with its code (HTTP/2)', CASE, async (t) => {
-    if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
+    if (!needH2(t, ctx.caps())) return;
     if (!need(t, fact(ctx.caps(), 'clientAbortSignal'), NO_ABORT_SIGNAL)) return;
     const session = await h2Connect(ctx.port());
     try {
@@ -161,7 +159,7 @@ export function registerStreamCases(ctx: CaseContext): void {
   });
 
   test('1,000 concurrent streams on one HTTP/2 connection', CASE, async (t) => {
-    if (!need(t, fact(ctx.caps(), 'h2c'), NO_H2C)) return;
+    if (!needH2(t, ctx.caps())) return;
     const session = await h2Connect(ctx.port());
     try {
       const id = newTag('barrier-h2');

@@ -6,6 +6,7 @@
  *
  * Host facts consulted (RequestQueue.hostFacts; a missing fact counts as true):
  *   h2c                    cleartext HTTP/2 with prior knowledge
+ *   http2Tls               HTTP/2 over TLS by ALPN (consulted when the suite runs over TLS)
  *   clientAbortSignal      the request signal fires when the client goes away
  *   chunkedRequestBodies   Transfer-Encoding: chunked request bodies
  *   unmatchedUrl404        URLs no prefix matches get 404
@@ -26,7 +27,7 @@ import { registerBodyCases } from './cases-bodies.js';
 import { registerLifecycleCases } from './cases-lifecycle.js';
 import { registerProtocolCases } from './cases-protocol.js';
 import { registerStreamCases } from './cases-streams.js';
-import { h1Json } from './clients.js';
+import { h1Json, usingTls } from './clients.js';
 import { extraCases } from './extensions.js';
 
 export { need, fact } from './skip.js';
@@ -36,10 +37,11 @@ export function defineConformanceCases(target: ConformanceTarget): void {
     let shared: RunningServer | undefined;
     let caps: CapsAnswer | undefined;
     let port = 0;
+    const scheme = usingTls() ? 'https' : 'http';
 
     before(async () => {
       // Large enough for the 1 GiB echo; the 413 cases open their own queue with a small limit.
-      shared = await target.start(['http://+:0/conf/'], { maxRequestBodyBytes: 2 * 1024 * 1024 * 1024 });
+      shared = await target.start([`${scheme}://+:0/conf/`], { maxRequestBodyBytes: 2 * 1024 * 1024 * 1024 });
       port = endpointOf(shared.ready.urls[0]!).port;
       caps = shared.ready.capabilities ?? (await h1Json<CapsAnswer>(port, '/conf/caps'));
     });
@@ -57,7 +59,8 @@ export function defineConformanceCases(target: ConformanceTarget): void {
         if (!caps) throw new Error('the shared server did not report its capabilities');
         return caps;
       },
-      url: (rest) => `http://127.0.0.1:${port}/conf/${rest}`,
+      scheme,
+      url: (rest) => `${scheme}://127.0.0.1:${port}/conf/${rest}`,
       port: () => port,
     };
 

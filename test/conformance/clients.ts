@@ -1,7 +1,29 @@
 /** Real clients for the conformance cases: node:http, node:http2 and raw TCP, with small helpers. */
-import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import http, { type ClientRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
 import http2, { type ClientHttp2Session } from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
+
+let overTls = false;
+
+/**
+ * Make every client of this module speak TLS (https, h2 by ALPN, raw TLS sockets),
+ * for targets serving https:// prefixes. Certificates are not verified: the
+ * servers are local and use throw-away certificates.
+ */
+export function useTls(on: boolean): void {
+  overTls = on;
+}
+
+export function usingTls(): boolean {
+  return overTls;
+}
+
+/** node:http or node:https request, whichever the target speaks. */
+export function request(options: RequestOptions): ClientRequest {
+  return overTls ? https.request({ ...options, rejectUnauthorized: false }) : http.request(options);
+}
 
 /** Resolves on 'drain' or 'close', whichever comes first, and removes both listeners. */
 function drained(w: NodeJS.EventEmitter): Promise<void> {
@@ -41,7 +63,7 @@ export interface H1Options {
 /** One HTTP/1.1 exchange on a fresh connection. */
 export function h1(options: H1Options): Promise<H1Result> {
   return new Promise<H1Result>((resolve, reject) => {
-    const req = http.request({
+    const req = request({
       host: options.host ?? '127.0.0.1',
       port: options.port,
       method: options.method ?? 'GET',
@@ -109,7 +131,9 @@ export interface H2Result {
 
 export function h2Connect(port: number, host = '127.0.0.1'): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const s = http2.connect(`http://${host}:${port}`);
+    const s = overTls
+      ? http2.connect(`https://${host}:${port}`, { rejectUnauthorized: false })
+      : http2.connect(`http://${host}:${port}`);
     s.once('connect', () => {
       s.off('error', reject);
       s.on('error', () => undefined);
@@ -171,7 +195,10 @@ export function h2(
  */
 export function raw(port: number, bytes: string | Buffer, options: { host?: string; endAfterWrite?: boolean; stopWhen?: RegExp; guardMs?: number } = {}): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    const socket = net.connect(port, options.host ?? '127.0.0.1');
+    const host = options.host ?? '127.0.0.1';
+    const socket = overTls
+      ? tls.connect({ port, host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
+      : net.connect(port, host);
     let text = '';
     let done = false;
     const finish = (): void => {

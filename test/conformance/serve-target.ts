@@ -26,19 +26,20 @@ export type ServeLauncher = (args: readonly string[]) => ServeProcess | Promise<
 export const serveScript = join(dirname(fileURLToPath(import.meta.url)), 'serve.js');
 
 /** Build the serve.js arguments for one start. */
-export function serveArgs(backend: 'node' | 'httpsys', urls: readonly string[], options: StartOptions = {}): string[] {
-  const args = ['--backend', backend, '--control', '--ignore-stdin'];
+export function serveArgs(backend: 'node' | 'httpsys', urls: readonly string[], options: StartOptions = {}, extraArgs: readonly string[] = []): string[] {
+  const args = ['--backend', backend, '--control', '--ignore-stdin', ...extraArgs];
   for (const u of urls) args.push('--url', u);
   if (options.maxRequestBodyBytes !== undefined) args.push('--max-body-bytes', String(options.maxRequestBodyBytes));
   if (options.maxHeaderBytes !== undefined) args.push('--max-header-bytes', String(options.maxHeaderBytes));
   return args;
 }
 
-export function serveTarget(name: string, backend: 'node' | 'httpsys', launch: ServeLauncher): ConformanceTarget {
+/** `extraArgs` go to every serve.js start (e.g. ['--tls-key', key, '--tls-cert', cert]). */
+export function serveTarget(name: string, backend: 'node' | 'httpsys', launch: ServeLauncher, extraArgs: readonly string[] = []): ConformanceTarget {
   return {
     name,
     async start(urls, options): Promise<RunningServer> {
-      const proc = await launch(serveArgs(backend, urls, options));
+      const proc = await launch(serveArgs(backend, urls, options, extraArgs));
       let ready: ReadyReport;
       try {
         ready = await proc.nextReport<ReadyReport>('ready', { timeoutMs: 60_000 });

@@ -3,6 +3,7 @@
  *
  *   node dist/test/conformance/serve.js --backend <node|httpsys> --url <prefix> [--url <prefix2> ...]
  *        [--max-body-bytes N] [--max-header-bytes N] [--graceful MS] [--control] [--ignore-stdin]
+ *        [--tls-key FILE --tls-cert FILE]   (PEM files for https:// prefixes on the portable backend)
  *
  * Opens one request queue per --url (port 0: a free port, the same one for every
  * port-0 prefix), installs the conformance app on each, and prints one line
@@ -18,7 +19,9 @@
  * and exits 0. Exit 2 means bad arguments, 1 a failure to open.
  * Portable: it also runs in Windows node.exe (under Wine for the Http.sys backend).
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { createRequestQueue, parseUrlPrefix, formatUrlPrefix, type RequestQueue } from '../../src/index.js';
 import { countingLogger, createConformanceApp } from './app.js';
@@ -32,10 +35,12 @@ interface Args {
   graceful: number;
   control: boolean;
   ignoreStdin: boolean;
+  tlsKey?: string;
+  tlsCert?: string;
 }
 
 function usage(message: string): never {
-  process.stderr.write(`serve.js: ${message}\nusage: serve.js --backend <node|httpsys> --url <prefix> [--url <prefix>] [--max-body-bytes N] [--max-header-bytes N] [--graceful MS] [--control] [--ignore-stdin]\n`);
+  process.stderr.write(`serve.js: ${message}\nusage: serve.js --backend <node|httpsys> --url <prefix> [--url <prefix>] [--max-body-bytes N] [--max-header-bytes N] [--graceful MS] [--control] [--ignore-stdin] [--tls-key FILE --tls-cert FILE]\n`);
   process.exit(2);
 }
 
@@ -77,11 +82,24 @@ function parseArgs(argv: readonly string[]): Args {
       case '--ignore-stdin':
         args.ignoreStdin = true;
         break;
+      case '--tls-key': {
+        const f = next();
+        if (!f) usage('--tls-key needs a PEM file');
+        args.tlsKey = f;
+        break;
+      }
+      case '--tls-cert': {
+        const f = next();
+        if (!f) usage('--tls-cert needs a PEM file');
+        args.tlsCert = f;
+        break;
+      }
       default:
         usage(`unknown argument ${a}`);
     }
   }
   if (args.urls.length === 0) usage('give at least one --url');
+  if ((args.tlsKey === undefined) !== (args.tlsCert === undefined)) usage('--tls-key and --tls-cert go together');
   return args;
 }
 
@@ -113,9 +131,10 @@ function selfCaps(prefix: string): Promise<CapsAnswer | null> {
   const wildcard = p.hostKind === 'strong' || p.hostKind === 'weak';
   const connect = p.hostKind === 'ipv4' || p.hostKind === 'ipv6' ? p.host : '127.0.0.1';
   const hostHeader = wildcard ? `127.0.0.1:${p.port}` : `${p.hostKind === 'ipv6' ? `[${p.host}]` : p.host}:${p.port}`;
+  const options = { host: connect, port: p.port, path: `${p.path}caps`, headers: { Host: hostHeader }, agent: false, timeout: 15_000 };
+  const send = p.scheme === 'https' ? (cb: (res: http.IncomingMessage) => void) => https.request({ ...options, rejectUnauthorized: false }, cb) : (cb: (res: http.IncomingMessage) => void) => http.request(options, cb);
   return new Promise((resolve) => {
-    const req = http.request(
-      { host: connect, port: p.port, path: `${p.path}caps`, headers: { Host: hostHeader }, agent: false, timeout: 15_000 },
+    const req = send(
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -143,6 +162,7 @@ async function main(): Promise<void> {
     ...(args.maxBodyBytes !== undefined ? { maxRequestBodyBytes: args.maxBodyBytes } : {}),
     ...(args.maxHeaderBytes !== undefined ? { maxHeaderBytes: args.maxHeaderBytes } : {}),
   };
+  const tls = args.tlsKey !== undefined && args.tlsCert !== undefined ? { key: readFileSync(args.tlsKey, 'utf8'), cert: readFileSync(args.tlsCert, 'utf8') } : undefined;
   const queues: RequestQueue[] = [];
   let closing: Promise<void> | undefined;
   const closeAll = (graceful: number): Promise<void> => {
@@ -165,7 +185,7 @@ async function main(): Promise<void> {
       if (zeroPort === undefined && args.backend === 'httpsys') zeroPort = await freePort();
       if (zeroPort !== undefined) url = withPort(given, zeroPort);
     }
-    const queue = await createRequestQueue({ urls: [url], backend: args.backend, logger, limits });
+    const queue = await createRequestQueue({ urls: [url], backend: args.backend, logger, limits, ...(tls ? { tls } : {}) });
     if (parsed.port === 0 && zeroPort === undefined) zeroPort = parseUrlPrefix(queue.urls[0]!).port;
     app.install(queue, given);
     queues.push(queue);

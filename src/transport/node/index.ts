@@ -16,8 +16,10 @@ const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 const NODE_HOST_FACTS: HostFacts = {
   /** HTTP/2 with prior knowledge on cleartext ports. */
   h2c: true,
-  /** https:// prefixes (with the tls option), h2 by ALPN. */
+  /** https:// prefixes (with the tls option). */
   tls: true,
+  /** HTTP/2 over TLS, chosen by ALPN. */
+  http2Tls: true,
   /** The request signal fires when the client disconnects. */
   clientAbortSignal: true,
   /** Request bodies with Transfer-Encoding: chunked. */
