@@ -1,34 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createRequestQueue } from '../../src/index.js';
+import { selfSignedCertificate } from '../conformance/tls-material.js';
 
-/** A throw-away self-signed certificate for localhost, made with the openssl command. */
-function selfSigned(): { key: string; cert: string } | { unavailable: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'queue-tls-'));
-  try {
-    const r = spawnSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'],
-      { stdio: 'pipe' },
-    );
-    if (r.error || r.status !== 0) return { unavailable: `openssl could not make a test certificate: ${r.error?.message ?? r.stderr.toString()}` };
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const material = selfSigned();
+const material = selfSignedCertificate();
 
 test('an https:// prefix serves HTTP/1.1 and h2 by ALPN on one port', { skip: 'unavailable' in material ? material.unavailable : false }, async () => {
   if ('unavailable' in material) return;
-  const q = await createRequestQueue({ urls: ['https://+:0/secure/'], backend: 'node', tls: material });
+  const q = await createRequestQueue({ urls: ['https://+:0/secure/'], backend: 'node', tls: { key: material.key, cert: material.cert } });
   q.serve((r) => ({
     status: 200,
     headers: { 'content-type': 'application/json' },
