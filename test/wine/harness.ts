@@ -193,10 +193,15 @@ export class WineProcess {
   private exitInfo: WineExit | undefined;
   private readonly consumed = new Map<string, number>();
   private readonly dir: string;
+  private readonly child: ChildProcess;
 
   /** @internal use startWineNode */
   constructor(child: ChildProcess, outputFile: string, dir: string, name: string) {
     if (child.pid === undefined) throw new Error(`could not start ${name} under Wine`);
+    // A process nobody waits for does not keep the test process alive: a test that forgets stop()
+    // still ends, and the exit hook and the private prefix's disposal end the Wine process.
+    child.unref();
+    this.child = child;
     this.pid = child.pid;
     this.outputFile = outputFile;
     this.dir = dir;
@@ -298,11 +303,16 @@ export class WineProcess {
    * fails at once, with the reason, instead of timing out).
    */
   async whileRunning<T>(work: Promise<T>): Promise<T> {
+    this.child.ref();
     const exited = this.exited.then((info) => {
       throw new Error(`${this.name} exited (${JSON.stringify(info)}) while a test was waiting on it; output:\n${this.tail()}`);
     });
     exited.catch(() => {});
-    return Promise.race([work, exited]);
+    try {
+      return await Promise.race([work, exited]);
+    } finally {
+      this.child.unref();
+    }
   }
 
   /**
@@ -310,6 +320,7 @@ export class WineProcess {
    * is still running after `timeoutMs`.
    */
   async waitForExit({ timeoutMs = 60_000 } = {}): Promise<WineExit> {
+    this.child.ref();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => {
       timer = setTimeout(() => r('timeout'), timeoutMs);
@@ -331,6 +342,7 @@ export class WineProcess {
    */
   async stop({ keepOutput = false }: { keepOutput?: boolean } = {}): Promise<WineExit> {
     if (!this.hasExited) {
+      this.child.ref();
       killGroup(this.pid, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<'grace'>((r) => {
