@@ -16,6 +16,8 @@ export interface ExchangeIo {
   readonly maxSendsInFlight: number;
   /** Largest response body buffered whole where bodies cannot be streamed. */
   readonly bufferLimit: number;
+  /** True once the queue's handle is closing: nothing more may be sent or cancelled. */
+  queueClosing(): boolean;
   /** A send or read failed (usually: the client is gone). */
   failed(err: Error): void;
   /** The response is complete, reset or abandoned: release what the exchange holds. */

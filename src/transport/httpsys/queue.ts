@@ -49,6 +49,7 @@ export class HttpSysQueue implements BackendQueue {
   private readonly chunkedBodies: boolean;
   private started = false;
   private destroyed = false;
+  private handleClosing = false;
 
   private constructor(
     private readonly binding: NativeBinding,
@@ -70,6 +71,7 @@ export class HttpSysQueue implements BackendQueue {
       maxRequestBodyBytes: limits.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
       maxSendsInFlight: DEFAULT_SENDS_IN_FLIGHT,
       bufferLimit: host.host === 'wine' ? WINE_BUFFERED_RESPONSE_LIMIT : DEFAULT_BUFFERED_RESPONSE_LIMIT,
+      queueClosing: () => this.handleClosing,
       onSettled: (exchange) => this.inFlight.delete(exchange),
     };
   }
@@ -320,7 +322,10 @@ export class HttpSysQueue implements BackendQueue {
     if (this.destroyed) return;
     this.destroyed = true;
     this.accepting = false;
-    for (const exchange of this.inFlight) exchange.abort(new QueueClosedError());
+    // Left-over exchanges are ended while the handle is still open (cancelled, or answered 503 where
+    // the host cannot cancel), then the handle closes.
+    for (const exchange of [...this.inFlight]) exchange.abort(new QueueClosedError());
+    this.handleClosing = true;
     this.disconnects.close();
     try {
       await this.queue.close();

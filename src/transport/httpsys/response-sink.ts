@@ -94,6 +94,8 @@ abstract class SinkBase implements ResponseSink {
 
   private endAbruptly(headSent: boolean, code: number | undefined): void {
     const { queue, id, host, logger } = this.io;
+    // Closing the queue handle cancels whatever is left.
+    if (this.io.queueClosing()) return;
     if (code !== undefined && host.reset) {
       try {
         queue.reset(id, code);

@@ -30,6 +30,8 @@ export interface ExchangeContext {
   readonly maxRequestBodyBytes: number;
   readonly maxSendsInFlight: number;
   readonly bufferLimit: number;
+  /** True once the queue's handle is closing. */
+  queueClosing(): boolean;
   /** Called once when the exchange has released everything. */
   onSettled(exchange: HttpSysExchange): void;
 }
@@ -134,6 +136,7 @@ export class HttpSysExchange implements BackendExchange {
       logger: ctx.logger,
       maxSendsInFlight: ctx.maxSendsInFlight,
       bufferLimit: ctx.bufferLimit,
+      queueClosing: () => ctx.queueClosing(),
       failed: (err) => this.failed(err),
       settled: () => this.settle(),
       resetting: (code) => this.abort(new ExchangeResetError(code)),

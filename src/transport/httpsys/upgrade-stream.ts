@@ -78,7 +78,7 @@ export function openUpgradedStream(io: ExchangeIo): Duplex {
       );
     },
     destroy(err, callback): void {
-      if (!closedByUs) {
+      if (!closedByUs && !io.queueClosing()) {
         closedByUs = true;
         // Close the connection: cancel where possible, else a final DISCONNECT send.
         let cancelled = false;
