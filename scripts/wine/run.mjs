@@ -18,7 +18,8 @@ import { cleanStaleRunPrefixes, createRunPrefix, root, setupWine } from './setup
 const WINE_HOST_ENV = 'HTTPSYS_GRPC_WINE_HOST';
 /** Upper bounds that turn a hang into a failure; the whole tier normally takes well under them. */
 const NATIVE_TESTS_TIMEOUT_MS = 120_000;
-const NODE_TESTS_TIMEOUT_MS = 15 * 60_000;
+/** The node:test files together; WINE_TIER_TIMEOUT_S overrides the 15 minutes. */
+const NODE_TESTS_TIMEOUT_MS = Number(process.env.WINE_TIER_TIMEOUT_S ?? 900) * 1000;
 
 function findTests(dir, out = []) {
   if (!existsSync(dir)) return out;
@@ -109,6 +110,23 @@ async function runNativeTests(setup, log) {
   return counts;
 }
 
+/** Pids whose parent is `ppid` (from /proc). */
+function childrenOf(ppid) {
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      // Fields after the parenthesised command: state, ppid, ...
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 function groupAlive(pgid) {
   try {
     process.kill(-pgid, 0);
@@ -151,9 +169,17 @@ async function runNodeTests(setup, files, log) {
     };
     let killTimer;
     const timer = setTimeout(() => {
-      log(`\nWine tests: still running after ${NODE_TESTS_TIMEOUT_MS / 60_000} minutes; ending them`);
-      signalGroup('SIGTERM');
-      killTimer = setTimeout(() => signalGroup('SIGKILL'), 15_000);
+      // End the test-file processes first: node --test then reports those files as failed and still
+      // writes its counts. Whatever is left after a grace period goes with the whole group.
+      log(`\nWine tests: still running after ${NODE_TESTS_TIMEOUT_MS / 1000} s; ending the test files that are left`);
+      for (const pid of childrenOf(child.pid)) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), 30_000);
     }, NODE_TESTS_TIMEOUT_MS);
     // Being in its own group, the runner does not see a Ctrl-C at the terminal: pass it on.
     const forward = () => signalGroup('SIGTERM');
