@@ -10,13 +10,16 @@
 //      registry's sha512, and unpacked once.
 //   3. A Wine prefix in .cache/wineprefix reporting Windows 10 (node.exe refuses
 //      to start on anything older).
-//   4. A wineserver for that prefix that lingers between Wine processes, so each
-//      node.exe starts quickly.
-//   5. The cross-built addon (prebuilds/win32-x64/*.node) and the native test
+//   4. The cross-built addon (prebuilds/win32-x64/*.node) and the native test
 //      program (build/win/native-tests.exe): `npm run build:win` when missing.
 //
 // Several processes may run this at once (parallel test files, other shells):
 // the steps that change shared state run under a lock file in .cache/.
+//
+// Wine processes do not run in that prefix itself: createRunPrefix() gives each
+// test process (and each run of native-tests.exe) a private hard-linked copy with
+// its own wineserver, kept up between Wine processes (`wineserver -p`) so each
+// node.exe starts quickly, and ended with everything in it when the owner ends.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -42,7 +45,7 @@ const APT_MINGW = ['g++-mingw-w64-x86-64', 'mingw-w64-tools'];
 const CXX = 'x86_64-w64-mingw32-g++-posix';
 /** Seconds a wineserver stays up after the last Wine process exits. */
 const WINESERVER_LINGER = 120;
-/** Private prefixes of tier runs, one per run (see createRunPrefix). */
+/** Private prefixes, one per test process (see createRunPrefix). */
 const RUNS_DIR = join(cacheDir, 'wine-runs');
 
 /**
@@ -183,8 +186,9 @@ function ensurePrefix(wine, prefix, log) {
 }
 
 function ensureWineserver(wineserver, prefix) {
-  // -p<n>: keep the server (and with it http.sys state shared by all processes) for n seconds after
-  // the last Wine process exits. If a server already runs for this prefix this call exits at once.
+  // -p<n>: keep the server (and the system processes holding http.sys) for n seconds after the last
+  // Wine process exits, so the next one starts quickly. If a server already runs for this prefix,
+  // this call exits at once.
   spawnSync(wineserver, [`-p${WINESERVER_LINGER}`], { env: wineEnv(prefix), stdio: 'ignore', timeout: 30_000 });
 }
 
@@ -370,7 +374,6 @@ export async function setupWine({ log = (l) => console.log(`[wine setup] ${l}`),
     const prefix = join(cacheDir, 'wineprefix');
     const prefixError = ensurePrefix(wine, prefix, log);
     if (prefixError) return { unavailable: prefixError };
-    ensureWineserver(wineserver, prefix);
 
     const a = ensureAddon(log);
     if ('unavailable' in a && requireAddon) return a;
