@@ -41,6 +41,8 @@ export interface ClosedReport {
 export interface StartOptions {
   readonly maxRequestBodyBytes?: number;
   readonly maxHeaderBytes?: number;
+  /** limits.timeouts.idleConnection, in seconds. */
+  readonly idleTimeoutSeconds?: number;
 }
 
 export interface RunningServer {

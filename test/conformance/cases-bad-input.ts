@@ -4,9 +4,10 @@
  * clean reset, is logged at most once, leaks nothing, and the server keeps serving.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
 import { endpointOf, type CaseContext } from './case-context.js';
-import { generatedBody, h1, h1Json, h2, h2Connect, raw, request } from './clients.js';
+import { generatedBody, h1, h1Json, h2, h2Connect, raw, request, usingTls } from './clients.js';
 import { newTag, settledStats, waitEvent } from './cases-streams.js';
 import { CASE, fact, h2Available, need, needH2 } from './skip.js';
 
@@ -39,8 +40,11 @@ export function registerBadInputCases(ctx: CaseContext): void {
     // broken chunked body only matters where chunked bodies are read at all.
     if (fact(ctx.caps(), 'strictRequestParsing')) {
       cases.push(`POST /conf/sink HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello`);
+      cases.push(`GET /conf/caps HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Nul: a\u0000b\r\n\r\n`);
       if (fact(ctx.caps(), 'chunkedRequestBodies')) {
         cases.push(`POST /conf/sink HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n`);
+        // Both framings at once (a request-smuggling shape).
+        cases.push(`POST /conf/sink HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`);
       }
     }
     for (const request of cases) {
@@ -52,6 +56,42 @@ export function registerBadInputCases(ctx: CaseContext): void {
     assert.ok(after.warns - before.warns <= cases.length, 'each malformed request is logged at most once');
     await stillServing(ctx.port());
     await settledStats(ctx.port());
+  });
+
+  test('a broken HTTP/2 connection gets GOAWAY, is released, and the server keeps serving', CASE, async (t) => {
+    if (!need(t, !usingTls() && fact(ctx.caps(), 'h2c'), 'needs cleartext HTTP/2 to send raw frames (hostFacts.h2c is false, or the suite runs over TLS)')) return;
+    // A server of its own with a short idle timeout: a connection the protocol error left
+    // open is released at the latest when it has been idle that long.
+    const server = await ctx.target.start([`${ctx.scheme}://+:0/h2bad/`], { idleTimeoutSeconds: 1 });
+    try {
+      const { port } = endpointOf(server.ready.urls[0]!);
+      const preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+      const goaway = /[\s\S]{3}\x07\x00\x00\x00\x00\x00/; // a GOAWAY frame header (type 7, stream 0)
+      // A frame header announcing a 16 MiB SETTINGS frame, then garbage: a connection error.
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      const answer = await new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (d: Buffer) => {
+          text += d.toString('latin1');
+          if (goaway.test(text)) resolve(text);
+        });
+        socket.on('close', () => resolve(text));
+        socket.write(Buffer.concat([Buffer.from(preface, 'latin1'), Buffer.from([0xff, 0xff, 0xff, 0x04, 0, 0, 0, 0, 0]), Buffer.alloc(64, 0xee)]));
+      });
+      assert.match(answer, goaway, 'the server answers the connection error with GOAWAY');
+      // The server releases the connection (the client keeps its end open and waits).
+      await new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+      const session = await h2Connect(port);
+      try {
+        assert.equal((await h2(session, { ':path': '/h2bad/caps' })).status, 200);
+      } finally {
+        session.close();
+      }
+      await stillServing(port, '/h2bad/caps');
+    } finally {
+      await server.close().catch(() => server.kill());
+    }
   });
 
   test('oversized request headers get 431', CASE, async (t) => {

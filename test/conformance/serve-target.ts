@@ -31,6 +31,7 @@ export function serveArgs(backend: 'node' | 'httpsys', urls: readonly string[], 
   for (const u of urls) args.push('--url', u);
   if (options.maxRequestBodyBytes !== undefined) args.push('--max-body-bytes', String(options.maxRequestBodyBytes));
   if (options.maxHeaderBytes !== undefined) args.push('--max-header-bytes', String(options.maxHeaderBytes));
+  if (options.idleTimeoutSeconds !== undefined) args.push('--idle-timeout', String(options.idleTimeoutSeconds));
   return args;
 }
 

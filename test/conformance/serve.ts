@@ -4,6 +4,7 @@
  *   node dist/test/conformance/serve.js --backend <node|httpsys> --url <prefix> [--url <prefix2> ...]
  *        [--max-body-bytes N] [--max-header-bytes N] [--graceful MS] [--control] [--ignore-stdin]
  *        [--tls-key FILE --tls-cert FILE]   (PEM files for https:// prefixes on the portable backend)
+ *        [--idle-timeout SECONDS]          (limits.timeouts.idleConnection)
  *
  * Opens one request queue per --url (port 0: a free port, the same one for every
  * port-0 prefix), installs the conformance app on each, and prints one line
@@ -37,10 +38,11 @@ interface Args {
   ignoreStdin: boolean;
   tlsKey?: string;
   tlsCert?: string;
+  idleSeconds?: number;
 }
 
 function usage(message: string): never {
-  process.stderr.write(`serve.js: ${message}\nusage: serve.js --backend <node|httpsys> --url <prefix> [--url <prefix>] [--max-body-bytes N] [--max-header-bytes N] [--graceful MS] [--control] [--ignore-stdin] [--tls-key FILE --tls-cert FILE]\n`);
+  process.stderr.write(`serve.js: ${message}\nusage: serve.js --backend <node|httpsys> --url <prefix> [--url <prefix>] [--max-body-bytes N] [--max-header-bytes N] [--graceful MS] [--control] [--ignore-stdin] [--tls-key FILE --tls-cert FILE] [--idle-timeout SECONDS]\n`);
   process.exit(2);
 }
 
@@ -72,6 +74,9 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case '--max-header-bytes':
         args.maxHeaderBytes = num(next(), a);
+        break;
+      case '--idle-timeout':
+        args.idleSeconds = num(next(), a);
         break;
       case '--graceful':
         args.graceful = num(next(), a);
@@ -161,6 +166,7 @@ async function main(): Promise<void> {
   const limits = {
     ...(args.maxBodyBytes !== undefined ? { maxRequestBodyBytes: args.maxBodyBytes } : {}),
     ...(args.maxHeaderBytes !== undefined ? { maxHeaderBytes: args.maxHeaderBytes } : {}),
+    ...(args.idleSeconds !== undefined ? { timeouts: { idleConnection: args.idleSeconds } } : {}),
   };
   const tls = args.tlsKey !== undefined && args.tlsCert !== undefined ? { key: readFileSync(args.tlsKey, 'utf8'), cert: readFileSync(args.tlsCert, 'utf8') } : undefined;
   const queues: RequestQueue[] = [];

@@ -95,12 +95,13 @@ export class Listener {
       logger: options.logger,
       route,
     };
+    const idleMs = seconds(options.timeouts?.idleConnection, 120_000);
     this.http1 = http.createServer({
       maxHeaderSize: options.maxHeaderBytes,
       requestTimeout: 0,
       // Http.sys defaults: 120 s for the header block and for idle connections.
       headersTimeout: seconds(options.timeouts?.headerWait, 120_000),
-      keepAliveTimeout: seconds(options.timeouts?.idleConnection, 120_000),
+      keepAliveTimeout: idleMs,
       noDelay: true,
     });
     this.http1.on('request', (req: IncomingMessage, res: NodeResponse) => handleHttp1Request(req, res, this.context));
@@ -116,6 +117,16 @@ export class Listener {
       this.sessions.add(session);
       session.on('error', () => undefined);
       session.once('close', () => this.sessions.delete(session));
+      // Idle connections close after the idle timeout, as on Http.sys; this also
+      // releases connections that a protocol error left open behind its GOAWAY.
+      if (idleMs > 0) {
+        session.setTimeout(idleMs, () => {
+          session.close();
+          const force = setTimeout(() => session.destroy(), idleMs);
+          force.unref();
+          session.once('close', () => clearTimeout(force));
+        });
+      }
     });
     this.http2.on(
       'stream',
