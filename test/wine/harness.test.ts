@@ -2,13 +2,39 @@
 // clients, exits with its own code, and stop() leaves no process behind.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { freePort, startWineNode, toWinePath, wineHost, type WineHost } from './harness.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, repoRoot, startWineNode, toWinePath, wineHost, type WineHost } from './harness.js';
 import { request } from './client.js';
 
 const host = await wineHost();
 const skip = 'unavailable' in host ? `Wine tier unavailable: ${host.unavailable}` : undefined;
 const probe = 'dist/test/wine/fixtures/harness-probe.js';
+
+/** True while `pid` is a live process (an exited one waiting to be reaped does not count). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Linux pids whose environment names `prefix` as WINEPREFIX. */
+function processesWithPrefix(prefix: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(`WINEPREFIX=${prefix}`)) found.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
 
 /** Linux pids in the given process group. */
 function groupMembers(pgid: number): number[] {
@@ -64,6 +90,20 @@ describe('Wine harness', { skip, timeout: 300_000 }, () => {
     assert.ok(exit.code !== 0 || exit.signal !== null, `stopped, not exited normally: ${JSON.stringify(exit)}`);
     assert.deepEqual(groupMembers(proc.pid), []);
     assert.equal(proc.hasExited, true);
+  });
+
+  test('a test process that never calls stop() still exits, leaving no Wine process or prefix behind', async () => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'test', 'wine', 'leak-probe.js')], {
+      encoding: 'utf8',
+      env: process.env,
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const { prefix, pid } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { prefix: string; pid: number };
+    assert.ok(prefix.includes('wine-runs'), prefix);
+    assert.equal(existsSync(prefix), false, 'the private prefix was removed');
+    assert.equal(isRunning(pid), false, 'the Wine process is gone');
+    assert.deepEqual(processesWithPrefix(prefix), [], 'no process of that prefix is left');
   });
 
   test('waitFor fails with the output when the process exits first', async () => {
