@@ -4,28 +4,35 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { freePort, wineHost, type WineHost } from './harness.js';
-import { wireJson } from './httpsys-fixture.js';
-import { startHttpSysServer, type HttpSysServer, type InfoEcho } from './httpsys-fixture.js';
+import { freePort, startWineNode, wineHost, type WineHost } from './harness.js';
+import { startHttpSysServer, wireJson, type HttpSysServer, type InfoEcho } from './httpsys-fixture.js';
 import { unavailableReason } from './native-fixture.js';
 
 const host = await wineHost();
 const skip = unavailableReason(host);
+const WINE_LISTENERS =
+  "Wine 8's http.sys closes every listening socket when any request queue closes, so new connections fail once another process has ended";
 
 describe('Http.sys backend under Wine: two processes, one port', { skip }, () => {
   let alpha: HttpSysServer;
   let beta: HttpSysServer;
   let port: number;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+  // One connection to each process opened up front: under Wine they outlive the listeners.
+  const toAlpha = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const toBeta = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
   before(async () => {
     port = await freePort();
-    // Start one after the other: both register on the same port.
     alpha = await startHttpSysServer(host as WineHost, { name: 'alpha', urls: [`http://+:${port}/alpha/`] });
     beta = await startHttpSysServer(host as WineHost, { name: 'beta', urls: [`http://+:${port}/beta/`] });
+    await wireJson<InfoEcho>(port, '/alpha/info', { agent: toAlpha });
+    await wireJson<InfoEcho>(port, '/beta/info', { agent: toBeta });
   });
   after(async () => {
     agent.destroy();
+    toAlpha.destroy();
+    toBeta.destroy();
     await alpha?.proc.stop();
     await beta?.proc.stop();
   });
@@ -48,21 +55,37 @@ describe('Http.sys backend under Wine: two processes, one port', { skip }, () =>
     });
   });
 
-  test('one process closing its queue leaves the other serving, and exits by itself', async (t) => {
-    // A connection to beta opened before alpha closes.
-    const kept = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  test('a third process registering a prefix already taken gets HttpSysError with the Win32 facts', async () => {
+    const proc = startWineNode(host as WineHost, {
+      script: 'dist/test/wine/fixtures/httpsys-server.js',
+      name: 'httpsys-collision',
+      env: { HTTPSYS_FIXTURE: JSON.stringify({ name: 'gamma', urls: [`http://+:${port}/beta/`] }) },
+    });
     try {
-      assert.equal((await wireJson<InfoEcho>(port, '/beta/info', { agent: kept })).fixture, 'beta');
-      await wireJson<{ closing: boolean }>(port, '/alpha/control/close', { agent: false });
-      await alpha.proc.nextReport('closed');
-      const exit = await alpha.proc.waitForExit({ timeoutMs: 30_000 });
-      assert.equal(exit.code, 0, alpha.proc.tail());
-      assert.equal((await wireJson<InfoEcho>(port, '/beta/info', { agent: kept })).fixture, 'beta');
+      const fatal = await proc.nextReport<{ name: string; message: string; syscall: string; winError: number; code: string }>('fatal');
+      assert.equal(fatal.name, 'HttpSysError');
+      assert.equal(fatal.syscall, 'HttpAddUrlToUrlGroup');
+      assert.equal(fatal.winError, 183);
+      assert.equal(fatal.code, 'ERROR_ALREADY_EXISTS');
+      assert.match(fatal.message, new RegExp(`registering http://\\+:${port}/beta/`));
     } finally {
-      kept.destroy();
+      await proc.stop();
     }
+    // The owner keeps its prefix.
+    assert.equal((await wireJson<InfoEcho>(port, '/beta/info', { agent: toBeta })).fixture, 'beta');
+  });
+
+  test('one process closing its queue exits by itself and leaves the other serving', async () => {
+    await wireJson<{ closing: boolean }>(port, '/alpha/control/close', { agent: toAlpha });
+    await alpha.proc.nextReport('closed');
+    const exit = await alpha.proc.waitForExit({ timeoutMs: 30_000 });
+    assert.equal(exit.code, 0, alpha.proc.tail());
+    assert.equal((await wireJson<InfoEcho>(port, '/beta/info', { agent: toBeta })).fixture, 'beta');
+  });
+
+  test('after one process closed, new connections reach the other', async (t) => {
     if (beta.capabilities.host === 'wine') {
-      t.skip("new connections after the other process closed: Wine 8's http.sys closes every listening socket when any request queue closes");
+      t.skip(`new connections to the other process: ${WINE_LISTENERS}`);
       return;
     }
     const b = await wireJson<InfoEcho>(port, '/beta/info', { agent: false });
