@@ -355,6 +355,8 @@ export class HttpSysQueue implements BackendQueue {
       ...(this.host.wineVersion !== undefined ? { wineVersion: this.host.wineVersion } : {}),
       osBuild: this.host.os.build,
       h2c: false,
+      // HTTP/2 over TLS (ALPN h2) where the host has HTTP/2 and a certificate is bound to the port.
+      http2Tls: this.host.http2,
       clientAbortSignal: this.host.disconnectNotification,
       chunkedRequestBodies: this.chunkedBodies,
       // Wine 8's http.sys buffers a whole request body before handing the request over and drops
