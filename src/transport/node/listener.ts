@@ -77,6 +77,7 @@ export class Listener {
   private readonly http2: http2.Http2Server;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
+  private readonly openStreams = new WeakMap<Http2Session, number>();
   private readonly context: ListenerContext;
   private listening = false;
   private destroyed = false;
@@ -117,21 +118,34 @@ export class Listener {
       this.sessions.add(session);
       session.on('error', () => undefined);
       session.once('close', () => this.sessions.delete(session));
-      // Idle connections close after the idle timeout, as on Http.sys; this also
-      // releases connections that a protocol error left open behind its GOAWAY.
+      // Idle connections (no stream open) close after the idle timeout, as on Http.sys;
+      // this also releases connections that a protocol error left open behind its GOAWAY.
       if (idleMs > 0) {
-        session.setTimeout(idleMs, () => {
+        // Http2Session.setTimeout registers its callback once: re-arm with it each time.
+        const onIdle = (): void => {
+          if ((this.openStreams.get(session) ?? 0) > 0) {
+            // A quiet long-lived stream is not idleness: look again one period later.
+            session.setTimeout(idleMs, onIdle);
+            return;
+          }
           session.close();
           const force = setTimeout(() => session.destroy(), idleMs);
           force.unref();
           session.once('close', () => clearTimeout(force));
-        });
+        };
+        session.setTimeout(idleMs, onIdle);
       }
     });
     this.http2.on(
       'stream',
-      (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) =>
-        handleHttp2Stream(stream, headers, rawHeaders, this.context),
+      (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+        const session = stream.session;
+        if (session) {
+          this.openStreams.set(session, (this.openStreams.get(session) ?? 0) + 1);
+          stream.once('close', () => this.openStreams.set(session, (this.openStreams.get(session) ?? 1) - 1));
+        }
+        handleHttp2Stream(stream, headers, rawHeaders, this.context);
+      },
     );
     this.http2.on('sessionError', () => undefined);
 
