@@ -359,9 +359,11 @@ export class HttpSysQueue implements BackendQueue {
       http2Tls: this.host.http2,
       clientAbortSignal: this.host.disconnectNotification,
       chunkedRequestBodies: this.chunkedBodies,
-      // Wine 8's http.sys buffers a whole request body before handing the request over and drops
-      // the connection once the body outgrows its buffer (a few hundred KiB).
+      // Wine 8's http.sys buffers a whole request before handing it over, and takes it only as far
+      // as the bytes already waiting on the socket when it first looks (about 100 KiB on a Linux
+      // loopback); a longer request loses its connection. Whole requests under 64 KiB arrive there.
       largeRequestBodies: !wine,
+      ...(wine ? { maxRequestBytes: 64 * 1024 } : {}),
       unmatchedUrl404: !wine,
       // Http.sys routing: paths compare case-insensitively, the strong wildcard "+" is tried before
       // host-specific prefixes, and "*" catches hosts nothing else names. Wine 8 compares paths
