@@ -16,6 +16,7 @@
  *   largeRequestBodies     request bodies reach the handler as they arrive (not buffered whole first)
  *   strictRequestParsing   broken framing (duplicate Content-Length, bad chunk sizes) gets 400
  *   maxResponseBytes       largest response where responses cannot be streamed
+ *   maxRequestBytes        largest request (headers and body) the host takes at all
  *   caseInsensitivePaths   prefix paths match regardless of case
  *   strongWildcardFirst    `+` prefixes are tried before host-specific ones, whatever their length
  */
