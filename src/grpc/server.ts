@@ -110,6 +110,7 @@ export class GrpcServer {
   #closing = false;
   #closed: Promise<void> | undefined;
   #drained: (() => void) | undefined;
+  #closeListeners: (() => void)[] = [];
   #warnedNoTrailers = false;
 
   constructor(options: GrpcServerOptions = {}) {
@@ -194,6 +195,15 @@ export class GrpcServer {
   close(options: CloseServerOptions = {}): Promise<void> {
     if (this.#closed) return this.#closed;
     this.#closing = true;
+    const listeners = this.#closeListeners;
+    this.#closeListeners = [];
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (e) {
+        this.#logger.error('gRPC close listener failed', e);
+      }
+    }
     const graceful = options.graceful ?? 5000;
     this.#closed = new Promise<void>((resolve) => {
       if (this.#active.size === 0) return resolve();
@@ -210,6 +220,28 @@ export class GrpcServer {
       else if (Number.isFinite(graceful)) clear = setLongTimeout(cancelAll, graceful);
     });
     return this.#closed;
+  }
+
+  /**
+   * Run `listener` once when `close()` begins (before running calls drain), so
+   * long-lived calls such as watches can end themselves. Runs at once when
+   * closing has already begun. Returns a function that removes it.
+   */
+  onClose(listener: () => void): () => void {
+    if (this.#closing) {
+      listener();
+      return () => undefined;
+    }
+    this.#closeListeners.push(listener);
+    return () => {
+      const i = this.#closeListeners.indexOf(listener);
+      if (i !== -1) this.#closeListeners.splice(i, 1);
+    };
+  }
+
+  /** Calls that have started and not yet ended. */
+  get activeCalls(): number {
+    return this.#active.size;
   }
 
   #onEnd(call: Call): void {

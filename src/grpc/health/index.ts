@@ -177,10 +177,6 @@ export function addHealthService(server: GrpcServer, options: AddHealthServiceOp
     for (const { name } of server.services()) if (health.getStatus(name) === undefined) health.setStatus(name, 'SERVING');
   }
   for (const def of health.methods()) server.registerMethod(def);
-  const close = server.close.bind(server);
-  server.close = (closeOptions) => {
-    health.shutdown();
-    return close(closeOptions);
-  };
+  server.onClose(() => health.shutdown());
   return health;
 }
