@@ -31,6 +31,8 @@ export interface CallConfig {
   readonly onEnd: (call: Call) => void;
 }
 
+/** Event loop turns a cleanly ended request stream waits for a reset to surface. */
+const CONFIRM_END_TURNS = 3;
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 const STATE_PENDING = 0; // nothing handed to the transport yet
 const STATE_STREAMING = 1; // headers handed over; body is the outbox
@@ -250,10 +252,13 @@ export class Call implements CallContext {
 
   /** @internal The request body ended cleanly; resolves with the cancel reason if the client reset the stream instead. */
   async confirmEnd(): Promise<GrpcError | undefined> {
-    // Node's HTTP/2 stream ends its readable side just before it reports a
-    // client RST_STREAM; give the reset one turn to surface, so a cancelled
-    // client stream is not mistaken for a completed one.
-    if (!this.request.signal.aborted) await new Promise<void>((resolve) => setImmediate(resolve));
+    // Node's HTTP/2 stream ends its readable side before the transport sees the
+    // client's RST_STREAM (it learns of it when the stream closes, a few event
+    // loop turns later); wait those turns, so a cancelled client stream is not
+    // mistaken for a completed one. Runs once per streaming call, at its end.
+    for (let turn = 0; turn < CONFIRM_END_TURNS && !this.request.signal.aborted; turn++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     return this.#cancelReason;
   }
 
