@@ -255,9 +255,15 @@ export class GrpcServer {
     const route = this.#routes.get(request.path);
     if (ct === undefined || !ct.startsWith('application/grpc')) {
       if (route === undefined || request.method !== 'POST') return undefined;
+      // HTTP 415 for any client, with the status fields a gRPC client reads from
+      // a Trailers-Only answer as well.
       return {
         status: 415,
-        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        headers: {
+          'content-type': 'text/plain; charset=utf-8',
+          'grpc-status': String(Status.INVALID_ARGUMENT),
+          'grpc-message': encodeGrpcMessage(`invalid gRPC request content-type ${JSON.stringify(ct ?? '')}`),
+        },
         body: `${request.path} is a gRPC method: send content-type application/grpc\n`,
       };
     }
