@@ -63,6 +63,9 @@ function checkName(name: string): string {
   const n = name.toLowerCase();
   if (!NAME.test(n)) throw new TypeError(`invalid metadata name ${JSON.stringify(name)}: use only 0-9 a-z _ . -`);
   if (n.startsWith('grpc-')) throw new TypeError(`metadata name ${JSON.stringify(name)} is reserved for the gRPC protocol`);
+  // Sent as metadata these would override the protocol's own fields (content-type)
+  // or are forbidden on HTTP/2 (connection, te, ...), failing the whole response.
+  if (HTTP_HEADERS.has(n)) throw new TypeError(`metadata name ${JSON.stringify(name)} is an HTTP header the protocol controls`);
   return n;
 }
 

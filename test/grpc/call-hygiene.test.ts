@@ -12,7 +12,7 @@ import { getEventListeners } from 'node:events';
 import http2 from 'node:http2';
 import { GrpcError, GrpcServer, Status, type CallContext, type CallOutcome } from '../../src/grpc/index.js';
 import { recordingLogger, serve, type Served } from '../interop/harness.js';
-import { closeSession, connect, EchoService, msg, rawCall, waitFor, type EchoMsg, type RawResult } from './helpers.js';
+import { closeSession, connect, EchoService, Msg, msg, rawCall, waitFor, type EchoMsg, type RawResult } from './helpers.js';
 
 const never = (signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -27,6 +27,20 @@ function hygieneServer(signals: AbortSignal[], options: ConstructorParameters<ty
       track(ctx);
       if (req.text === 'hang') await never(ctx.signal);
       if (req.text === 'fail') throw new GrpcError(Status.ABORTED, 'refused ☺');
+      if (req.text === 'meta') {
+        const reserved: string[] = [];
+        for (const name of ['grpc-status', 'grpc-message', 'content-type']) {
+          try {
+            ctx.trailers.set(name, 'x');
+          } catch {
+            reserved.push(name);
+          }
+        }
+        ctx.responseMetadata.set('x-reply-bin', Uint8Array.of(0xfb, 0xff));
+        ctx.trailers.set('x-trailer-bin', Uint8Array.of(1));
+        const seen = Object.fromEntries([...ctx.metadata.keys()].map((k) => [k, ctx.metadata.getAll(k).map((v) => (typeof v === 'string' ? v : [...v]))]));
+        return { text: JSON.stringify({ seen, reserved }) };
+      }
       return { n: req.n ?? 0 };
     },
     ServerStream: async function* (req: EchoMsg, ctx: CallContext) {
@@ -267,6 +281,31 @@ test('onClose listeners run once when close() begins, before running calls drain
     await server.close();
     assert.deepEqual(events, ['first', 'closed', 'late']);
     assert.equal(logs.filter((l) => l.level === 'error' && /close listener/.test(l.message)).length, 1);
+  } finally {
+    await closeSession(session);
+    await served.close();
+  }
+});
+
+test('metadata end to end: -bin values padded or not, repeated or comma-joined; grpc-* neither visible nor settable', async () => {
+  const served = await serve(hygieneServer([]));
+  const session = await connect(served.port);
+  try {
+    // Two header lines, one holding two comma-joined values (padded and unpadded).
+    const r = await rawCall(session, '/test.Echo/Unary', {
+      headers: { 'grpc-timeout': '10S', 'grpc-accept-encoding': 'gzip', 'x-data-bin': ['AQI=, AwQ', 'BQ'], 'x-text': 'a b' },
+      body: [msg({ text: 'meta' })],
+    });
+    assert.equal(r.trailers['grpc-status'], '0');
+    const reply = Msg.decode(r.frames[0]!.payload) as unknown as EchoMsg;
+    const { seen, reserved } = JSON.parse(reply.text ?? '') as { seen: Record<string, unknown>; reserved: string[] };
+    assert.deepEqual(seen['x-data-bin'], [[1, 2], [3, 4], [5]]);
+    assert.deepEqual(seen['x-text'], ['a b']);
+    assert.deepEqual(Object.keys(seen).filter((k) => k.startsWith('grpc-') || k === 'te' || k === 'content-type'), []);
+    assert.deepEqual(reserved, ['grpc-status', 'grpc-message', 'content-type']);
+    // binary metadata goes out unpadded
+    assert.equal(r.headers['x-reply-bin'], '+/8');
+    assert.equal(r.trailers['x-trailer-bin'], 'AQ');
   } finally {
     await closeSession(session);
     await served.close();

@@ -14,6 +14,11 @@ test('names are lower-cased and checked; grpc-* is reserved; -bin takes bytes, t
   assert.throws(() => md.set('bad name', 'x'), TypeError);
   assert.throws(() => md.set('x:y', 'x'), TypeError);
   assert.throws(() => md.set('grpc-status', '0'), /reserved/);
+  assert.throws(() => md.add('GRPC-Message', 'x'), /reserved/);
+  for (const name of ['content-type', 'te', 'connection', 'transfer-encoding', 'host', 'content-length']) {
+    assert.throws(() => md.set(name, 'x'), /HTTP header/, name);
+  }
+  assert.throws(() => new Metadata({ 'grpc-timeout': '1S' }), /reserved/);
   assert.throws(() => md.set('x-bin', 'text'), /Uint8Array/);
   assert.throws(() => md.set('x-text', new Uint8Array(1)), /string/);
   assert.throws(() => md.set('x-text', 'line\nbreak'), /printable/);
