@@ -9,10 +9,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
 import { getEventListeners } from 'node:events';
+import http from 'node:http';
 import http2 from 'node:http2';
-import { GrpcError, GrpcServer, Status, type CallContext, type CallOutcome } from '../../src/grpc/index.js';
+import { FrameDecoder, GrpcError, GrpcServer, Status, type CallContext, type CallOutcome, type Frame } from '../../src/grpc/index.js';
 import { recordingLogger, serve, type Served } from '../interop/harness.js';
-import { closeSession, connect, EchoService, Msg, msg, rawCall, waitFor, type EchoMsg, type RawResult } from './helpers.js';
+import { closeSession, connect, decodeMsgs, EchoService, Msg, msg, rawCall, waitFor, type EchoMsg, type RawResult } from './helpers.js';
 
 const never = (signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -47,6 +48,7 @@ function hygieneServer(signals: AbortSignal[], options: ConstructorParameters<ty
       track(ctx);
       for (let i = 0; i < (req.n ?? 0); i++) yield { n: i };
       if (req.text === 'hang') await never(ctx.signal);
+      if (req.text === 'fail') throw new GrpcError(Status.DATA_LOSS, 'broken ☺ stream');
     },
     ClientStream: async (requests: AsyncIterable<EchoMsg>, ctx: CallContext) => {
       track(ctx);
@@ -308,6 +310,39 @@ test('metadata end to end: -bin values padded or not, repeated or comma-joined; 
     assert.equal(r.trailers['x-trailer-bin'], 'AQ');
   } finally {
     await closeSession(session);
+    await served.close();
+  }
+});
+
+test('gRPC over HTTP/1.1: an error after messages goes in the chunked trailers, an immediate error in the headers', async () => {
+  const served = await serve(hygieneServer([]));
+  const call = (path: string, body: Uint8Array) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; trailers: NodeJS.Dict<string>; body: Buffer }>((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port: served.port, method: 'POST', path, headers: { 'content-type': 'application/grpc', te: 'trailers' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, trailers: res.trailers, body: Buffer.concat(chunks) }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  try {
+    const failed = await call('/test.Echo/ServerStream', msg({ text: 'fail', n: 2 }));
+    assert.equal(failed.status, 200);
+    assert.equal(failed.headers['grpc-status'], undefined);
+    assert.equal(failed.trailers['grpc-status'], String(Status.DATA_LOSS));
+    assert.equal(failed.trailers['grpc-message'], 'broken %E2%98%BA stream');
+    const frames: Frame[] = [];
+    new FrameDecoder(1 << 20, (f) => frames.push(f)).push(failed.body);
+    assert.deepEqual(decodeMsgs(frames).map((m) => m.n ?? 0), [0, 1], 'both messages before the status');
+    const missing = await call('/test.Echo/Missing', msg({}));
+    assert.equal(missing.status, 200);
+    assert.equal(missing.headers['grpc-status'], String(Status.UNIMPLEMENTED));
+    assert.equal(missing.body.length, 0);
+  } finally {
     await served.close();
   }
 });
