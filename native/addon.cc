@@ -1,6 +1,7 @@
 // Module entry: capabilities(), ServerSession, UrlGroup and RequestQueue.
 #include <napi.h>
 
+#include "class_guard.h"
 #include "httpapi.h"
 #include "js_values.h"
 #include "request_queue.h"
@@ -15,7 +16,6 @@ namespace {
 
 struct AddonData {
   Napi::FunctionReference urlGroup;
-  Napi::FunctionReference requestQueue;
 };
 
 // One URL group's handle and the prefixes this process added to it.
@@ -153,7 +153,6 @@ class UrlGroup : public Napi::ObjectWrap<UrlGroup> {
 
   void Bind(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto* data = env.GetInstanceData<AddonData>();
     HTTP_BINDING_INFO binding{};
     if (info.Length() < 1 || info[0].IsUndefined()) ThrowType(env, "queue must be a RequestQueue or null");
     if (info[0].IsNull()) {
@@ -161,12 +160,7 @@ class UrlGroup : public Napi::ObjectWrap<UrlGroup> {
       binding.RequestQueueHandle = nullptr;
       RequireOpen(env, "HttpSetUrlGroupProperty");
     } else {
-      if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(data->requestQueue.Value())) {
-        ThrowType(env, "queue must be a RequestQueue or null");
-      }
-      RequestQueue* queue = nullptr;
-      napi_status s = napi_unwrap(env, info[0], reinterpret_cast<void**>(&queue));
-      if (s != napi_ok || queue == nullptr) ThrowType(env, "queue must be a RequestQueue or null");
+      RequestQueue* queue = UnwrapTagged<RequestQueue>(env, info[0], "queue (or null)");
       RequireOpen(env, "HttpSetUrlGroupProperty");
       if (queue->IsClosing() || queue->Handle() == nullptr) {
         ThrowType(env, "queue is closed");
@@ -310,7 +304,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);  // deleted with the environment (each worker has its own)
   data->urlGroup = Napi::Persistent(UrlGroup::Define(env));
   Napi::Function queue = RequestQueue::Define(env);
-  data->requestQueue = Napi::Persistent(queue);
   exports.Set("capabilities", Napi::Function::New(env, Capabilities, "capabilities"));
   exports.Set("ServerSession", ServerSession::Define(env));
   exports.Set("RequestQueue", queue);

@@ -1,5 +1,6 @@
 #include "request_queue.h"
 
+#include "class_guard.h"
 #include "httpapi.h"
 #include "js_values.h"
 
@@ -528,6 +529,7 @@ RequestQueue::RequestQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Re
       FALSE;
   core_->created = created;
   core_->name = name;
+  TagInstance<RequestQueue>(info.This());
 }
 
 RequestQueue::~RequestQueue() {

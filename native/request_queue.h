@@ -117,6 +117,9 @@ class QueueCore {
 
 class RequestQueue : public Napi::ObjectWrap<RequestQueue> {
  public:
+  static constexpr napi_type_tag kTypeTag{0x6d2f0b8a4c3e9157ull, 0xe94a1c7d03b5f266ull};
+  static constexpr const char* kClassName = "RequestQueue";
+
   static Napi::Function Define(Napi::Env env);
   explicit RequestQueue(const Napi::CallbackInfo& info);
   ~RequestQueue() override;
