@@ -11,6 +11,7 @@ import { createHook } from 'node:async_hooks';
 import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
+import { gzipSync, inflateSync } from 'node:zlib';
 import { FrameDecoder, GrpcError, GrpcServer, Status, type CallContext, type CallOutcome, type Frame } from '../../src/grpc/index.js';
 import { recordingLogger, serve, type Served } from '../interop/harness.js';
 import { closeSession, connect, decodeMsgs, EchoService, Msg, msg, rawCall, waitFor, type EchoMsg, type RawResult } from './helpers.js';
@@ -343,6 +344,48 @@ test('gRPC over HTTP/1.1: an error after messages goes in the chunked trailers, 
     assert.equal(missing.headers['grpc-status'], String(Status.UNIMPLEMENTED));
     assert.equal(missing.body.length, 0);
   } finally {
+    await served.close();
+  }
+});
+
+test('response compression follows the server setting and each client grpc-accept-encoding; minBytes leaves small messages plain', async () => {
+  const server = new GrpcServer({ compression: { send: 'deflate', accept: ['deflate'], minBytes: 100 } });
+  server.addService(EchoService, {
+    Unary: async (req: EchoMsg) => req,
+    ServerStream: async function* (req: EchoMsg) {
+      yield { text: 'small' };
+      yield { data: new Uint8Array(req.n ?? 0) };
+    },
+  });
+  const served = await serve(server);
+  const session = await connect(served.port);
+  try {
+    const both = await rawCall(session, '/test.Echo/ServerStream', { headers: { 'grpc-accept-encoding': 'GZIP, deflate' }, body: [msg({ n: 500 })] });
+    assert.equal(both.grpcStatus, Status.OK);
+    assert.equal(both.headers['grpc-encoding'], 'deflate');
+    assert.equal(both.headers['grpc-accept-encoding'], 'identity,deflate');
+    assert.deepEqual(both.frames.map((f) => f.compressed), [false, true]);
+    assert.equal((Msg.decode(inflateSync(both.frames[1]!.payload)) as unknown as EchoMsg).data?.length, 500);
+
+    for (const accept of [undefined, 'gzip', 'identity']) {
+      const plain = await rawCall(session, '/test.Echo/Unary', {
+        headers: accept === undefined ? {} : { 'grpc-accept-encoding': accept },
+        body: [msg({ data: new Uint8Array(500) })],
+      });
+      assert.equal(plain.grpcStatus, Status.OK);
+      assert.equal(plain.headers['grpc-encoding'], undefined, String(accept));
+      assert.deepEqual(plain.frames.map((f) => f.compressed), [false]);
+    }
+
+    // Request encodings outside `accept` are refused, naming the accepted ones.
+    const gz = Buffer.from(gzipSync(Msg.encode({ text: 'x' }).finish()));
+    const frame = Buffer.concat([Buffer.from([1, 0, 0, 0, 0]), gz]);
+    frame.writeUInt32BE(gz.length, 1);
+    const refused = await rawCall(session, '/test.Echo/Unary', { headers: { 'grpc-encoding': 'gzip' }, body: [frame] });
+    assert.equal(refused.headers['grpc-status'], String(Status.UNIMPLEMENTED));
+    assert.equal(refused.headers['grpc-accept-encoding'], 'identity,deflate');
+  } finally {
+    await closeSession(session);
     await served.close();
   }
 });
