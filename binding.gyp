@@ -1,5 +1,9 @@
 # node-gyp build of the Http.sys addon with MSVC on Windows. Elsewhere the
 # target is empty: the package is pure JavaScript there (portable backend).
+# C++ exceptions come from node-addon-api's node_addon_api_except target: it
+# defines NAPI_CPP_EXCEPTIONS and _HAS_EXCEPTIONS=1 (Node's common.gypi sets
+# _HAS_EXCEPTIONS=0 on Windows) and turns on /EHsc. Every httpapi.dll function
+# is resolved at run time, so nothing links against httpapi.lib.
 {
   "targets": [
     {
@@ -15,13 +19,14 @@
             "native/response_builder.cc",
             "native/win_errors.cc"
           ],
+          "dependencies": [
+            "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+          ],
           "include_dirs": [
-            "<!(node -p \"require('node-addon-api').include_dir\")",
             "native"
           ],
           "defines": [
             "NAPI_VERSION=8",
-            "NAPI_CPP_EXCEPTIONS",
             "NODE_ADDON_API_DISABLE_DEPRECATED",
             "_WIN32_WINNT=0x0A00",
             "WIN32_LEAN_AND_MEAN",
@@ -31,8 +36,8 @@
           ],
           "msvs_settings": {
             "VCCLCompilerTool": {
-              "ExceptionHandling": 1,
-              "AdditionalOptions": ["/std:c++17", "/W4"]
+              "LanguageStandard": "stdcpp17",
+              "AdditionalOptions": ["/W4"]
             }
           }
         }, {
