@@ -66,6 +66,14 @@ const implementation: grpc.UntypedServiceImplementation = {
       callback({ code: grpc.status.INVALID_ARGUMENT, details: 'bad input: fail', metadata: md });
       return;
     }
+    if (message === 'rich') {
+      // Rich error details ride in the status metadata, the way grpc-js services send them.
+      const md = new grpc.Metadata();
+      md.set('grpc-status-details-bin', Buffer.from([8, 5, 18, 3, 0x62, 0x61, 0x64]));
+      md.set('x-error-info', 'rich');
+      callback({ code: grpc.status.NOT_FOUND, details: 'missing ☺ thing', metadata: md });
+      return;
+    }
     if (message === 'plain-error') {
       callback(new Error('it broke'));
       return;
@@ -165,7 +173,7 @@ function metadataObject(md: grpc.Metadata | undefined, keys: readonly string[]):
   return out;
 }
 
-const MD_KEYS = ['x-initial', 'x-trailer', 'x-trailer-bin', 'x-error-info', 'x-stream-trailer'];
+const MD_KEYS = ['x-initial', 'x-trailer', 'x-trailer-bin', 'x-error-info', 'x-stream-trailer', 'grpc-status-details-bin'];
 
 function callUnary(client: Client, method: string, request: Partial<EchoRequest>, md = new grpc.Metadata(), deadline?: Date): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
@@ -255,6 +263,7 @@ async function scenarios(client: Client): Promise<Record<string, Outcome>> {
     unaryStatusObject: await callUnary(client, 'unaryEcho', { message: 'fail' }),
     unaryPlainError: await callUnary(client, 'unaryEcho', { message: 'plain-error' }),
     unaryServiceError: await callUnary(client, 'unaryEcho', { message: 'service-error' }),
+    unaryRichError: await callUnary(client, 'unaryEcho', { message: 'rich' }),
     unimplemented: await callUnary(client, 'notImplemented', { message: 'x' }),
     serverStream: await callServerStream(client, { message: 'item', count: 5 }),
     serverStreamEmpty: await callServerStream(client, { message: 'none', count: 0 }),

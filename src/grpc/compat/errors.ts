@@ -7,6 +7,8 @@ import { Metadata } from '../metadata.js';
 import { Status, isStatus } from '../status.js';
 import { copyIntoMetadata, isGrpcJsMetadataLike } from './metadata.js';
 
+const DETAILS_KEY = 'grpc-status-details-bin';
+
 interface StatusLike {
   code?: unknown;
   details?: unknown;
@@ -26,9 +28,15 @@ export function grpcErrorFromGrpcJs(error: unknown): GrpcError {
         ? e.message
         : 'Unknown Error';
   let metadata: Metadata | undefined;
+  let details: Uint8Array | undefined;
   if (e.metadata instanceof Metadata) metadata = e.metadata;
-  else if (isGrpcJsMetadataLike(e.metadata)) copyIntoMetadata((metadata = new Metadata()), e.metadata);
-  return new GrpcError(code, message, metadata ? { metadata, cause: error } : { cause: error });
+  else if (isGrpcJsMetadataLike(e.metadata)) {
+    copyIntoMetadata((metadata = new Metadata()), e.metadata);
+    // grpc-js services send rich error details as this (otherwise reserved) metadata entry.
+    const rich = e.metadata.toJSON()[DETAILS_KEY]?.[0];
+    if (rich instanceof Uint8Array) details = rich;
+  }
+  return new GrpcError(code, message, { ...(metadata ? { metadata } : {}), ...(details ? { details } : {}), cause: error });
 }
 
 /** True when an emitted "error" is really a request to end the stream with OK and these trailers. */
