@@ -7,7 +7,7 @@ import { QueueClosedError, RequestBodyTooLargeError } from '../transport/errors.
 import type { HandlerResult, Logger, ServerRequest, ServerResponse } from '../transport/types.js';
 import { compress, decompress, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
-import { FrameDecoder, writeFrameHeader, type Frame } from './framing.js';
+import { encodeFrame, FrameDecoder, type Frame } from './framing.js';
 import { encodeGrpcMessage } from './message-encoding.js';
 import { Metadata, encodeBinaryValue } from './metadata.js';
 import { Outbox } from './outbox.js';
@@ -37,6 +37,10 @@ const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 const STATE_PENDING = 0; // nothing handed to the transport yet
 const STATE_STREAMING = 1; // headers handed over; body is the outbox
 const STATE_DONE = 2; // status decided
+
+function encodeCompressedFrame(payload: Uint8Array): Uint8Array {
+  return encodeFrame(payload, true);
+}
 
 function bracketHost(addr: string): string {
   return addr.includes(':') ? `[${addr}]` : addr;
@@ -318,19 +322,10 @@ export class Call implements CallContext {
     }
     const enc = this.#responseEncoding;
     if (enc === 'identity' || !this.compressMessages || bytes.byteLength < this.#config.minCompressBytes) {
-      const out = Buffer.allocUnsafe(5 + bytes.byteLength);
-      writeFrameHeader(out, 0, bytes.byteLength, false);
-      out.set(bytes, 5);
-      return out;
+      return encodeFrame(bytes);
     }
     const packed = compress(enc, bytes);
-    const wrap = (c: Uint8Array): Uint8Array => {
-      const out = Buffer.allocUnsafe(5 + c.byteLength);
-      writeFrameHeader(out, 0, c.byteLength, true);
-      out.set(c, 5);
-      return out;
-    };
-    return packed instanceof Promise ? packed.then(wrap) : wrap(packed);
+    return packed instanceof Promise ? packed.then(encodeCompressedFrame) : encodeFrame(packed, true);
   }
 
   /** Send the single response of a unary or client-streaming call and end with OK. */
