@@ -5,6 +5,7 @@
 import type protobuf from 'protobufjs';
 import type { Handler, HandlerResult, Logger, RequestQueue, ServerRequest } from '../transport/types.js';
 import { Call, type CallConfig, type HeaderRecord } from './call.js';
+import { isGrpcJsServiceDefinition } from './compat/definition.js';
 import { ENCODINGS, isEncoding, parseEncodingList, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
 import { encodeGrpcMessage } from './message-encoding.js';
@@ -58,26 +59,6 @@ let grpcJsAdapter: GrpcJsServiceAdapter | undefined;
 /** @internal Installed by the grpc-js compatibility module. */
 export function setGrpcJsServiceAdapter(adapter: GrpcJsServiceAdapter): void {
   grpcJsAdapter = adapter;
-}
-
-function isGrpcJsMethodMap(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  const entries = Object.values(value as Record<string, unknown>);
-  if (entries.length === 0) return false;
-  return entries.every(
-    (e) =>
-      e !== null &&
-      typeof e === 'object' &&
-      typeof (e as { path?: unknown }).path === 'string' &&
-      typeof (e as { requestDeserialize?: unknown }).requestDeserialize === 'function' &&
-      typeof (e as { responseSerialize?: unknown }).responseSerialize === 'function',
-  );
-}
-
-/** A grpc-js ServiceDefinition, or a client constructor from loadPackageDefinition carrying one as `.service`. */
-function isGrpcJsDefinition(value: unknown): value is GrpcJsServiceDefinitionLike {
-  if (typeof value === 'function') return isGrpcJsMethodMap((value as { service?: unknown }).service);
-  return isGrpcJsMethodMap(value);
 }
 
 const PATH = /^\/([^/]+)\/([^/]+)$/;
@@ -142,7 +123,7 @@ export class GrpcServer {
   addService(definition: GrpcJsServiceDefinitionLike, implementation: object): this;
   addService(service: protobuf.Service | GrpcJsServiceDefinitionLike, implementation: object): this {
     let defs: MethodDefinition[];
-    if (isGrpcJsDefinition(service)) {
+    if (isGrpcJsServiceDefinition(service)) {
       if (grpcJsAdapter === undefined) {
         throw new Error('grpc-js service definitions need the compatibility module: import it from the package entry');
       }

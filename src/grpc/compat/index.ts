@@ -24,6 +24,13 @@ import { grpcErrorFromGrpcJs } from './errors.js';
 import { copyIntoMetadata, type GrpcJsMetadataLike } from './metadata.js';
 import type { Metadata } from '../metadata.js';
 import { setGrpcJsServiceAdapter } from '../server.js';
+import {
+  isGrpcJsServiceDefinition,
+  unwrapGrpcJsDefinition,
+  type GrpcJsMethodDefinition,
+  type GrpcJsServiceDefinition,
+  type GrpcJsServiceDefinitionInput,
+} from './definition.js';
 
 export {
   ServerDuplexStream,
@@ -34,24 +41,12 @@ export {
 } from './calls.js';
 export { GrpcJsMetadata, type GrpcJsMetadataLike, type GrpcJsMetadataValue } from './metadata.js';
 export { grpcErrorFromGrpcJs } from './errors.js';
-
-/** One method of a grpc-js service definition (what proto-loader and generated code produce). */
-export interface GrpcJsMethodDefinition<Req = unknown, Res = unknown> {
-  readonly path: string;
-  readonly requestStream: boolean;
-  readonly responseStream: boolean;
-  requestDeserialize(bytes: Buffer): Req;
-  responseSerialize(message: Res): Buffer;
-  readonly originalName?: string;
-  /** proto-loader keeps the serialized FileDescriptorProtos of the whole load here. */
-  readonly requestType?: { readonly fileDescriptorProtos?: readonly Uint8Array[] };
-}
-
-/** A grpc-js ServiceDefinition: method name → method definition. */
-export type GrpcJsServiceDefinition = Readonly<Record<string, GrpcJsMethodDefinition>>;
-
-/** A grpc-js service definition, or a client constructor from loadPackageDefinition (its `.service`). */
-export type GrpcJsServiceDefinitionInput = GrpcJsServiceDefinition | { readonly service: GrpcJsServiceDefinition };
+export {
+  isGrpcJsServiceDefinition,
+  type GrpcJsMethodDefinition,
+  type GrpcJsServiceDefinition,
+  type GrpcJsServiceDefinitionInput,
+} from './definition.js';
 
 /**
  * grpc-js style handlers keyed by method name (or proto-loader's lowerCamel
@@ -77,33 +72,6 @@ export type GrpcJsCallback<Res> = (
   flags?: number,
 ) => void;
 
-function isMethodDefinition(value: unknown): value is GrpcJsMethodDefinition {
-  if (value === null || typeof value !== 'object') return false;
-  const v = value as Record<string, unknown>;
-  return (
-    typeof v['path'] === 'string' &&
-    typeof v['requestStream'] === 'boolean' &&
-    typeof v['responseStream'] === 'boolean' &&
-    typeof v['requestDeserialize'] === 'function' &&
-    typeof v['responseSerialize'] === 'function'
-  );
-}
-
-/** True for a grpc-js ServiceDefinition (or a client constructor carrying one as `.service`). */
-export function isGrpcJsServiceDefinition(value: unknown): value is GrpcJsServiceDefinitionInput {
-  const definition = unwrap(value);
-  if (!definition) return false;
-  const methods = Object.values(definition);
-  return methods.length > 0 && methods.every(isMethodDefinition);
-}
-
-function unwrap(value: unknown): GrpcJsServiceDefinition | undefined {
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
-  const service = (value as { service?: unknown }).service;
-  if (service !== null && typeof service === 'object') return service as GrpcJsServiceDefinition;
-  return typeof value === 'object' ? (value as GrpcJsServiceDefinition) : undefined;
-}
-
 /**
  * Turns a grpc-js service definition and grpc-js style implementation into
  * MethodDefinitions. A method the implementation lacks answers UNIMPLEMENTED,
@@ -113,7 +81,7 @@ export function adaptGrpcJsService(
   definition: GrpcJsServiceDefinitionInput,
   implementation: GrpcJsImplementation,
 ): MethodDefinition[] {
-  const service = unwrap(definition);
+  const service = unwrapGrpcJsDefinition(definition);
   if (!service || !isGrpcJsServiceDefinition(service)) {
     throw new TypeError('addService: expected a grpc-js service definition (from @grpc/proto-loader or generated grpc-js code)');
   }
