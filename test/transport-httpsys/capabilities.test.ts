@@ -1,40 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NativeCapabilities } from '../../src/native/types.js';
 import { exchangeCapabilities, httpVersionOf } from '../../src/transport/httpsys/capabilities.js';
+import { windows2022, wine8 } from './hosts.js';
 
-// Capability reports as the addon describes the two kinds of host.
-const windows2022: NativeCapabilities = {
-  host: 'windows',
-  os: { major: 10, minor: 0, build: 20348 },
-  trailers: true,
-  reset: true,
-  opaqueUpgrade: true,
-  http2: true,
-  delegation: true,
-  cancel: true,
-  disconnectNotification: true,
-  queueShutdown: true,
-  streamingResponses: true,
-  namedQueues: true,
-  properties: true,
-};
-const wine8: NativeCapabilities = {
-  host: 'wine',
-  wineVersion: '8.0',
-  os: { major: 10, minor: 0, build: 19043 },
-  trailers: false,
-  reset: false,
-  opaqueUpgrade: false,
-  http2: false,
-  delegation: false,
-  cancel: false,
-  disconnectNotification: false,
-  queueShutdown: false,
-  streamingResponses: false,
-  namedQueues: false,
-  properties: false,
-};
 
 test('trailers only for HTTP/2 requests on a host with trailers', () => {
   assert.equal(exchangeCapabilities(windows2022, { httpVersion: '2.0', http2: true, hasBody: true }).trailers, true);

@@ -14,6 +14,7 @@ import { QueueClosedError } from '../errors.js';
 import { parseUrlPrefix, samePrefix, type UrlPrefix } from '../prefix.js';
 import type { BackendExchange, BackendOpenOptions, BackendQueue, HostFacts, Logger, QueueLimits } from '../types.js';
 import { DisconnectWatcher } from './disconnects.js';
+import { chunkedRequestBodies, httpSysHostFacts } from './host-facts.js';
 import { HttpSysUnsupportedError, toHttpSysError } from './errors.js';
 import { DEFAULT_BUFFERED_RESPONSE_LIMIT, DEFAULT_SENDS_IN_FLIGHT, WINE_BUFFERED_RESPONSE_LIMIT } from './response-sink.js';
 import { HttpSysExchange, type ExchangeContext } from './server-request.js';
@@ -61,7 +62,7 @@ export class HttpSysQueue implements BackendQueue {
     private readonly attachedOnly: boolean,
   ) {
     this.disconnects = new DisconnectWatcher(queue, host.disconnectNotification);
-    this.chunkedBodies = host.host !== 'wine';
+    this.chunkedBodies = chunkedRequestBodies(host);
     const limits = options.limits ?? {};
     this.exchangeContext = {
       queue,
@@ -343,54 +344,9 @@ export class HttpSysQueue implements BackendQueue {
     this.releaseSession();
   }
 
-  /**
-   * What this host can do beyond one exchange. Http.sys never speaks cleartext
-   * HTTP/2; Wine's http.sys also lacks chunked request bodies, disconnect
-   * notification, and holds unmatched URLs instead of answering 404.
-   */
+  /** What this host can do beyond one exchange (see host-facts.ts). */
   hostFacts(): HostFacts {
-    const wine = this.host.host === 'wine';
-    return {
-      host: this.host.host,
-      ...(this.host.wineVersion !== undefined ? { wineVersion: this.host.wineVersion } : {}),
-      osBuild: this.host.os.build,
-      h2c: false,
-      // HTTP/2 over TLS (ALPN h2) where the host has HTTP/2 and a certificate is bound to the port.
-      http2Tls: this.host.http2,
-      clientAbortSignal: this.host.disconnectNotification,
-      chunkedRequestBodies: this.chunkedBodies,
-      // Wine 8's http.sys buffers a whole request before handing it over, and takes it only as far
-      // as the bytes already waiting on the socket when it first looks (about 100 KiB on a Linux
-      // loopback); a longer request loses its connection. Whole requests under 64 KiB arrive there.
-      largeRequestBodies: !wine,
-      ...(wine ? { maxRequestBytes: 64 * 1024 } : {}),
-      unmatchedUrl404: !wine,
-      // Http.sys routing: paths compare case-insensitively, the strong wildcard "+" is tried before
-      // host-specific prefixes, and "*" catches hosts nothing else names. Wine 8 compares paths
-      // case-sensitively, picks the longest path whatever the host class, and its "*" matches nothing.
-      caseInsensitivePaths: !wine,
-      strongWildcardFirst: !wine,
-      weakWildcards: !wine,
-      // Wine 8's http.sys keeps header value lengths in 16 bits (a 66,560-byte value arrives as
-      // 1,024 bytes), so header blocks near the 64 KiB limit cannot be checked there.
-      largeRequestHeaders: !wine,
-      // Wine 8's http.sys routes a request to a "+" prefix only when its Host carries the port;
-      // "Host: 127.0.0.1" alone is held unanswered.
-      hostWithoutPort: !wine,
-      // Wine 8's http.sys matches "Host" and "Content-Length" case-sensitively: a lower-case
-      // host gets 400 and a lower-case content-length leaves the body unread.
-      lowerCaseFramingHeaders: !wine,
-      arbitraryMethodsHttp1: true,
-      // An exchange can be ended by dropping its connection (reset or cancel). Wine has neither
-      // and ignores DISCONNECT, so there an abandoned exchange is answered 500/503 instead.
-      dropConnection: this.host.reset || this.host.cancel,
-      // Malformed framing (duplicate Content-Length, bad chunk sizes) is refused by Http.sys with 400;
-      // Wine's parser accepts some of it and then waits for bytes that never come.
-      strictRequestParsing: !wine,
-      streamingResponses: this.host.streamingResponses,
-      // Where responses cannot be streamed, larger ones are refused with 500.
-      ...(this.host.streamingResponses ? {} : { maxResponseBytes: this.exchangeContext.bufferLimit }),
-    };
+    return httpSysHostFacts(this.host, this.exchangeContext.bufferLimit);
   }
 
   /** Exchanges received and not yet settled. */
