@@ -186,7 +186,7 @@ void QueueCore::OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) noexcept {
   if (op->kind != OpKind::Receive) {
     op->error = result;
     op->bytes = static_cast<ULONG>(bytes);
-    Push(Completion{nullptr, op}, true);
+    Push(Completion{nullptr, std::unique_ptr<Op>(op)}, true);
     return;
   }
   if (HandleReceive(op, result, bytes)) PostReceive(op);
@@ -246,9 +246,13 @@ static void DeleteOpRefs(napi_env env, Op* op) {
   op->keepAlive.clear();
 }
 
-void QueueCore::Settle(napi_env env, Op* op) {
+void QueueCore::Settle(napi_env env, std::unique_ptr<Op> op) {
+  DeleteOpRefs(env, op.get());  // the OS is done with every buffer of this operation
+  napi_deferred deferred = op->deferred;
+  op->deferred = nullptr;
+  if (deferred == nullptr) return;
   Napi::Env e(env);
-  if (op->deferred != nullptr) {
+  try {
     napi_value value = nullptr;
     bool ok = true;
     if (op->kind == OpKind::ReadBody) {
@@ -266,14 +270,14 @@ void QueueCore::Settle(napi_env env, Op* op) {
       ok = false;
     }
     if (ok) {
-      napi_resolve_deferred(env, op->deferred, value);
+      napi_resolve_deferred(env, deferred, value);
     } else {
-      napi_reject_deferred(env, op->deferred, Win32Error(e, op->syscall, op->error).Value());
+      napi_reject_deferred(env, deferred, Win32Error(e, op->syscall, op->error).Value());
     }
-    op->deferred = nullptr;
+  } catch (const Napi::Error& error) {
+    // Making the result failed (for example out of memory): the promise still settles.
+    napi_reject_deferred(env, deferred, error.Value());
   }
-  DeleteOpRefs(env, op);
-  delete op;
 }
 
 static Napi::Object RequestToJs(Napi::Env env, const ParsedRequest& r) {
@@ -327,12 +331,12 @@ void QueueCore::Drain(napi_env env) {
   Napi::Env e(env);
   Napi::HandleScope scope(e);
   std::vector<Napi::Object> batch;
+  // Operations first: each settles even if turning a request into an object throws below.
   for (auto& c : items) {
-    if (c.op != nullptr) {
-      Settle(env, c.op);
-    } else if (c.request && !isClosing && onRequests != nullptr) {
-      batch.push_back(RequestToJs(e, *c.request));
-    }
+    if (c.op) Settle(env, std::move(c.op));
+  }
+  for (auto& c : items) {
+    if (c.request && !isClosing && onRequests != nullptr) batch.push_back(RequestToJs(e, *c.request));
   }
   if (!isClosing && !started && inFlight == 0 && tsfnRefed && tsfn != nullptr) {
     napi_unref_threadsafe_function(env, tsfn);
@@ -385,7 +389,7 @@ void QueueCore::Finalize(napi_env env) {
     items.swap(completed);
   }
   for (auto& c : items) {
-    if (c.op != nullptr) Settle(env, c.op);
+    if (c.op) Settle(env, std::move(c.op));
   }
   if (hookAdded) {
     napi_remove_env_cleanup_hook(env, EnvCleanup, this);
@@ -443,7 +447,7 @@ void QueueCore::ShutdownBlocking() {
     std::lock_guard<std::mutex> lock(mu);
     items.swap(completed);
   }
-  for (auto& c : items) delete c.op;  // JavaScript is gone: drop references without calling into it
+  items.clear();  // JavaScript is gone: the ops go without calling into it (their references die with the environment)
 }
 
 // ---------------------------------------------------------------------------
@@ -582,15 +586,15 @@ void RequestQueue::Start(const Napi::CallbackInfo& info) {
   core_->initialBufferSize = static_cast<ULONG>(initial);
   napi_create_reference(env, info[0], 1, &core_->onRequests);
   int n = static_cast<int>(receives);
-  {
-    std::lock_guard<std::mutex> lock(core_->mu);
-    core_->outstanding += static_cast<size_t>(n);
-  }
   for (int i = 0; i < n; ++i) {
-    Op* op = new Op();
+    auto op = std::make_unique<Op>();
     op->kind = OpKind::Receive;
-    AllocateReceiveBuffer(op, core_->initialBufferSize);
-    core_->PostReceive(op);
+    AllocateReceiveBuffer(op.get(), core_->initialBufferSize);
+    {
+      std::lock_guard<std::mutex> lock(core_->mu);
+      ++core_->outstanding;  // counted only once the op exists, so a failed allocation cannot stall close()
+    }
+    core_->PostReceive(op.release());
   }
 }
 
@@ -614,14 +618,15 @@ void RequestQueue::SetVerbosity(const Napi::CallbackInfo& info) {
   if (rc != NO_ERROR) ThrowWin32(env, "HttpSetRequestQueueProperty", rc);
 }
 
-Napi::Value RequestQueue::Launch(Napi::Env env, Op* op, const char* syscall) {
+Napi::Value RequestQueue::Launch(Napi::Env env, std::unique_ptr<Op> op, const char* syscall) {
   op->syscall = syscall;
+  core_->EnsureIo(Value());  // may throw: before the promise exists
   napi_value promise;
-  napi_create_promise(env, &op->deferred, &promise);
+  if (napi_create_promise(env, &op->deferred, &promise) != napi_ok) throw Napi::Error::New(env);
   HANDLE handle = core_->handle;
   const HttpApi& api = Api();
   ULONG got = 0;
-  ULONG rc = core_->Issue(Value(), op, [&](OVERLAPPED* ov) -> ULONG {
+  ULONG rc = core_->Issue(Value(), op.get(), [&](OVERLAPPED* ov) -> ULONG {
     switch (op->kind) {
       case OpKind::ReadBody:
         return api.ReceiveRequestEntityBody(handle, op->targetId, 0, op->data.data(),
@@ -640,11 +645,13 @@ Napi::Value RequestQueue::Launch(Napi::Env env, Op* op, const char* syscall) {
         return ERROR_INVALID_PARAMETER;
     }
   });
-  if (rc != ERROR_IO_PENDING) {
+  if (rc == ERROR_IO_PENDING) {
+    op.release();  // the OS has it; its completion hands it back through a Completion
+  } else {
     // Finished synchronously (success without a completion packet, or failure): settle now.
     op->error = rc;
     op->bytes = got;
-    core_->Settle(env, op);  // ERROR_HANDLE_EOF resolves null
+    core_->Settle(env, std::move(op));  // ERROR_HANDLE_EOF resolves null
   }
   return Napi::Value(env, promise);
 }
@@ -654,11 +661,11 @@ Napi::Value RequestQueue::ReadBody(const Napi::CallbackInfo& info) {
   uint64_t id = RequireId(env, info[0], "requestId");
   double max = RequireInteger(env, info[1], "maxBytes", 1, kMaxReadBytes);
   RequireOpen(env, "HttpReceiveRequestEntityBody");
-  Op* op = new Op();
+  auto op = std::make_unique<Op>();
   op->kind = OpKind::ReadBody;
   op->targetId = id;
   op->data.resize(static_cast<size_t>(max));
-  return Launch(env, op, "HttpReceiveRequestEntityBody");
+  return Launch(env, std::move(op), "HttpReceiveRequestEntityBody");
 }
 
 Napi::Value RequestQueue::SendResponse(const Napi::CallbackInfo& info) {
@@ -693,7 +700,7 @@ Napi::Value RequestQueue::SendResponse(const Napi::CallbackInfo& info) {
   std::string e = BuildResponse(spec, *built);
   if (!e.empty()) ThrowType(env, "response: " + e);
   RequireOpen(env, "HttpSendHttpResponse");
-  Op* op = new Op();
+  auto op = std::make_unique<Op>();
   op->kind = OpKind::SendResponse;
   op->targetId = id;
   op->response = std::move(built);
@@ -702,7 +709,7 @@ Napi::Value RequestQueue::SendResponse(const Napi::CallbackInfo& info) {
     napi_create_reference(env, v, 1, &ref);
     op->keepAlive.push_back(ref);
   }
-  return Launch(env, op, "HttpSendHttpResponse");
+  return Launch(env, std::move(op), "HttpSendHttpResponse");
 }
 
 Napi::Value RequestQueue::SendBody(const Napi::CallbackInfo& info) {
@@ -725,7 +732,7 @@ Napi::Value RequestQueue::SendBody(const Napi::CallbackInfo& info) {
   std::string e = BuildBody(spec, *built);
   if (!e.empty()) ThrowType(env, "chunk: " + e);
   RequireOpen(env, "HttpSendResponseEntityBody");
-  Op* op = new Op();
+  auto op = std::make_unique<Op>();
   op->kind = OpKind::SendBody;
   op->targetId = id;
   op->body = std::move(built);
@@ -734,7 +741,7 @@ Napi::Value RequestQueue::SendBody(const Napi::CallbackInfo& info) {
     napi_create_reference(env, v, 1, &ref);
     op->keepAlive.push_back(ref);
   }
-  return Launch(env, op, "HttpSendResponseEntityBody");
+  return Launch(env, std::move(op), "HttpSendResponseEntityBody");
 }
 
 void RequestQueue::Reset(const Napi::CallbackInfo& info) {
@@ -768,10 +775,10 @@ Napi::Value RequestQueue::WaitForDisconnect(const Napi::CallbackInfo& info) {
     throw UnsupportedError(env, "HttpWaitForDisconnectEx", "Disconnect notification");
   }
   RequireOpen(env, "HttpWaitForDisconnectEx");
-  Op* op = new Op();
+  auto op = std::make_unique<Op>();
   op->kind = OpKind::Disconnect;
   op->targetId = id;
-  return Launch(env, op, "HttpWaitForDisconnectEx");
+  return Launch(env, std::move(op), "HttpWaitForDisconnectEx");
 }
 
 Napi::Value RequestQueue::Close(const Napi::CallbackInfo& info) {

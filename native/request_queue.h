@@ -53,9 +53,10 @@ struct Op {
   const char* syscall = "";
 };
 
+// A finished receive (request set) or a finished JavaScript-started operation (op set, now owned here).
 struct Completion {
   std::unique_ptr<ParsedRequest> request;
-  Op* op = nullptr;
+  std::unique_ptr<Op> op;
 };
 
 class QueueCore {
@@ -91,7 +92,8 @@ class QueueCore {
 
   // Pool thread side.
   void OnIoComplete(Op* op, ULONG result, ULONG_PTR bytes) noexcept;
-  // Issues (or re-issues) a receive. Called with the op counted in outstanding.
+  // Issues (or re-issues) a receive. Called with the op counted in outstanding; the
+  // receive loop owns the op from here until Retire deletes it.
   void PostReceive(Op* op) noexcept;
   // A receive finished with `result`: true when it should be posted again; otherwise the op is retired.
   bool HandleReceive(Op* op, ULONG result, ULONG_PTR bytes) noexcept;
@@ -104,7 +106,8 @@ class QueueCore {
   template <typename Call>
   ULONG Issue(napi_value wrapper, Op* op, Call call);
   void Drain(napi_env env);
-  void Settle(napi_env env, Op* op);
+  // Resolves or rejects the op's promise and drops the references that kept its buffers alive.
+  void Settle(napi_env env, std::unique_ptr<Op> op);
   void Finalize(napi_env env);
   void BeginClose();
   // Teardown without JavaScript (environment cleanup or finalizer).
@@ -140,7 +143,7 @@ class RequestQueue : public Napi::ObjectWrap<RequestQueue> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void RequireOpen(Napi::Env env, const char* syscall);
-  Napi::Value Launch(Napi::Env env, Op* op, const char* syscall);
+  Napi::Value Launch(Napi::Env env, std::unique_ptr<Op> op, const char* syscall);
 
   QueueCore* core_ = nullptr;
 };
