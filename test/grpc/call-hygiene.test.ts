@@ -200,6 +200,9 @@ test('immediate errors are Trailers-Only: one header block with the status, no b
     };
     trailersOnly(await rawCall(session, '/test.Echo/Missing', { body: [msg({})] }), Status.UNIMPLEMENTED, /Missing/);
     trailersOnly(await rawCall(session, '/no.Such/Thing', { body: [msg({})] }), Status.UNIMPLEMENTED, /no\.Such/);
+    // paths are case-sensitive
+    trailersOnly(await rawCall(session, '/test.echo/Unary', { body: [msg({})] }), Status.UNIMPLEMENTED, /test\.echo/);
+    trailersOnly(await rawCall(session, '/test.Echo/unary', { body: [msg({})] }), Status.UNIMPLEMENTED, /unary/);
     trailersOnly(await rawCall(session, '/test.Echo/Unary', { headers: { 'grpc-encoding': 'zstd' }, body: [msg({})] }), Status.UNIMPLEMENTED);
     trailersOnly(await rawCall(session, '/test.Echo/Unary', { headers: { 'grpc-timeout': '1x' }, body: [msg({})] }), Status.INTERNAL);
     trailersOnly(await rawCall(session, '/test.Echo/Unary', { body: [msg({ text: 'fail' })] }), Status.ABORTED, /^refused ☺$/);
