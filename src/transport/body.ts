@@ -30,19 +30,25 @@ export function fixedBodyLength(source: BodySource): number | undefined {
   return undefined;
 }
 
+/** A body of one chunk known up front. */
+class SingleChunk implements AsyncIterator<Uint8Array> {
+  private done: boolean;
+  constructor(private readonly chunk: Uint8Array) {
+    this.done = chunk.byteLength === 0;
+  }
+  next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.done) return Promise.resolve({ done: true, value: undefined });
+    this.done = true;
+    return Promise.resolve({ done: false, value: this.chunk });
+  }
+  return(): Promise<IteratorResult<Uint8Array>> {
+    this.done = true;
+    return Promise.resolve({ done: true, value: undefined });
+  }
+}
+
 function singleChunk(chunk: Uint8Array): AsyncIterator<Uint8Array> {
-  let done = chunk.byteLength === 0;
-  return {
-    next: async () => {
-      if (done) return { done: true, value: undefined };
-      done = true;
-      return { done: false, value: chunk };
-    },
-    return: async () => {
-      done = true;
-      return { done: true, value: undefined };
-    },
-  };
+  return new SingleChunk(chunk);
 }
 
 function checkedChunks(it: AsyncIterator<unknown>): AsyncIterator<Uint8Array> {
@@ -62,6 +68,29 @@ function checkedChunks(it: AsyncIterator<unknown>): AsyncIterator<Uint8Array> {
   };
 }
 
+/** Counts request body bytes and throws RequestBodyTooLargeError past the limit. */
+class LimitedBody implements AsyncIterator<Uint8Array> {
+  private seen = 0;
+  constructor(private readonly inner: AsyncIterator<Uint8Array>, private readonly limit: number) {}
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    const r = await this.inner.next();
+    if (!r.done) {
+      this.seen += r.value.byteLength;
+      if (this.seen > this.limit) {
+        if (this.inner.return) await this.inner.return().catch(() => undefined);
+        throw new RequestBodyTooLargeError(this.limit);
+      }
+    }
+    return r;
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    if (this.inner.return) await this.inner.return();
+    return { done: true, value: undefined };
+  }
+}
+
 /**
  * Wrap a request body so reading past `limit` bytes throws RequestBodyTooLargeError
  * (the queue answers 413 when that error escapes a handler).
@@ -69,27 +98,7 @@ function checkedChunks(it: AsyncIterator<unknown>): AsyncIterator<Uint8Array> {
 export function limitBody(body: AsyncIterable<Uint8Array>, limit: number): AsyncIterable<Uint8Array> {
   if (!Number.isFinite(limit)) return body;
   return {
-    [Symbol.asyncIterator]() {
-      const it = body[Symbol.asyncIterator]();
-      let seen = 0;
-      return {
-        async next() {
-          const r = await it.next();
-          if (!r.done) {
-            seen += r.value.byteLength;
-            if (seen > limit) {
-              if (it.return) await it.return().catch(() => undefined);
-              throw new RequestBodyTooLargeError(limit);
-            }
-          }
-          return r;
-        },
-        async return() {
-          if (it.return) await it.return();
-          return { done: true, value: undefined };
-        },
-      };
-    },
+    [Symbol.asyncIterator]: () => new LimitedBody(body[Symbol.asyncIterator](), limit),
   };
 }
 

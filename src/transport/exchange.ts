@@ -15,6 +15,7 @@ import {
   type Handler,
   type HandlerResult,
   type Logger,
+  type OutgoingHeaders,
   type RawHeaders,
   type ResetResponse,
   type ResponseSink,
@@ -56,38 +57,102 @@ function isUpgrade(r: NonNullable<HandlerResult>): r is UpgradeResponse {
   return typeof (r as UpgradeResponse).upgrade === 'function';
 }
 
-/** Guards the sink so the runner never calls it out of order or after the exchange ended. */
-class SinkDriver {
+/**
+ * One exchange as the runner drives it: it guards the sink so it is never
+ * called out of order or after the exchange ended, and follows the exchange's
+ * abort state through the backend's cheap hook where there is one, so the
+ * request's AbortSignal is created only if a handler reads it.
+ */
+class Run {
   headSent = false;
   finished = false;
-  constructor(readonly sink: ResponseSink, readonly signal: AbortSignal) {}
+  aborted = false;
+  reason: unknown = undefined;
+  private settled = false;
+  private signalListener: (() => void) | undefined;
 
-  private check(): void {
-    if (this.signal.aborted) throw this.signal.reason instanceof Error ? this.signal.reason : new ExchangeAbortedError('exchange aborted');
+  constructor(
+    readonly exchange: BackendExchange,
+    readonly sink: ResponseSink,
+    readonly ctx: ExchangeContext,
+    private readonly done: () => void,
+  ) {}
+
+  follow(): void {
+    const exchange = this.exchange;
+    if (exchange.onAbort) {
+      exchange.onAbort((reason) => this.abort(reason));
+      return;
+    }
+    const signal = exchange.request.signal;
+    if (signal.aborted) {
+      this.abort(signal.reason);
+      return;
+    }
+    this.signalListener = () => this.abort(signal.reason);
+    signal.addEventListener('abort', this.signalListener, { once: true });
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.settle();
+  }
+
+  /** The exchange is over for the queue: answered, reset, closed or aborted. Runs once. */
+  settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.signalListener) this.exchange.request.signal.removeEventListener('abort', this.signalListener);
+    this.done();
+  }
+
+  check(): void {
+    if (this.aborted) throw this.reason instanceof Error ? this.reason : new ExchangeAbortedError('exchange aborted');
     if (this.finished) throw new ExchangeAbortedError('exchange already finished');
   }
-  async head(status: number, reason: string | undefined, headers: RawHeaders, end: boolean, trailers: boolean): Promise<void> {
+
+  head(status: number, reason: string | undefined, headers: RawHeaders, end: boolean, trailers: boolean): Promise<void> | void {
     this.check();
     this.headSent = true;
     if (end) this.finished = true;
-    await this.sink.head(status, reason, headers, end, trailers);
+    return this.sink.head(status, reason, headers, end, trailers);
   }
-  async write(chunk: Uint8Array): Promise<void> {
+
+  write(chunk: Uint8Array): Promise<void> | void {
     this.check();
-    await this.sink.write(chunk);
+    return this.sink.write(chunk);
   }
-  async end(trailers: RawHeaders | undefined): Promise<void> {
+
+  end(trailers: RawHeaders | undefined): Promise<void> | void {
     this.check();
     this.finished = true;
-    await this.sink.end(trailers);
+    return this.sink.end(trailers);
   }
+
+  respondWhole(
+    respond: NonNullable<ResponseSink['respond']>,
+    status: number,
+    reason: string | undefined,
+    headers: RawHeaders,
+    body: Uint8Array,
+    trailers: RawHeaders | undefined,
+  ): Promise<void> | void {
+    this.check();
+    this.headSent = true;
+    this.finished = true;
+    return respond.call(this.sink, status, reason, headers, body, trailers);
+  }
+
   reset(code: number): void {
-    if (this.finished || this.signal.aborted) return;
+    if (this.finished || this.aborted) return;
     this.finished = true;
     this.headSent = true;
     this.sink.reset(code);
   }
-  async upgrade(headers: RawHeaders): Promise<Duplex> {
+
+  upgrade(headers: RawHeaders): Promise<Duplex> {
     this.check();
     this.headSent = true;
     this.finished = true;
@@ -95,28 +160,27 @@ class SinkDriver {
   }
 }
 
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
 /**
- * Run one exchange to its end. Resolves when the response is complete, the
- * stream was reset, an upgraded stream closed, or the exchange was aborted
- * (whatever the handler is still doing then). Never rejects.
+ * Run one exchange to its end. `done` is called once, when the response is
+ * complete, the stream was reset, an upgraded stream closed, or the exchange
+ * was aborted (whatever the handler is still doing then).
  */
-export function runExchange(exchange: BackendExchange, ctx: ExchangeContext): Promise<void> {
-  const signal = exchange.request.signal;
-  const driver = new SinkDriver(exchange.response, signal);
-  const work = drive(exchange, driver, ctx).catch((err: unknown) => {
-    // Only reachable through a backend fault: report it and drop the stream.
-    if (!signal.aborted) ctx.logger.error('exchange failed inside the transport', err);
-    driver.reset(Http2ErrorCode.INTERNAL_ERROR);
-  });
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const onAbort = (): void => resolve();
-    signal.addEventListener('abort', onAbort, { once: true });
-    void work.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
+export function runExchange(exchange: BackendExchange, ctx: ExchangeContext, done: () => void): void {
+  const run = new Run(exchange, exchange.response, ctx, done);
+  run.follow();
+  drive(run).then(
+    () => run.settle(),
+    (err: unknown) => {
+      // Only reachable through a backend fault: report it and drop the stream.
+      if (!run.aborted) ctx.logger.error('exchange failed inside the transport', err);
+      run.reset(Http2ErrorCode.INTERNAL_ERROR);
+      run.settle();
+    },
+  );
 }
 
 function describe(request: ServerRequest): string {
@@ -124,84 +188,114 @@ function describe(request: ServerRequest): string {
   return `${request.method} ${path}`;
 }
 
-async function drive(exchange: BackendExchange, driver: SinkDriver, ctx: ExchangeContext): Promise<void> {
-  const original = exchange.request;
-  const limit = ctx.maxRequestBodyBytes;
-  const declared = original.headers['content-length'];
-  if (declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
-    // The backend discards the unread body after the answer (a bounded drain), so the
-    // client reads the 413 instead of a connection reset while it is still sending.
-    await respond(driver, original, plainResponse(413), ctx);
-    return;
+/** The request a handler sees when the queue limits body size: the same request with a counting body. */
+class LimitedRequest implements ServerRequest {
+  readonly body: AsyncIterable<Uint8Array>;
+  constructor(private readonly original: ServerRequest, limit: number) {
+    this.body = limitBody(original.body, limit);
   }
-  const request: ServerRequest = Number.isFinite(limit) ? { ...original, body: limitBody(original.body, limit) } : original;
+  get method(): string { return this.original.method; }
+  get url(): string { return this.original.url; }
+  get path(): string { return this.original.path; }
+  get query(): string { return this.original.query; }
+  get host(): string { return this.original.host; }
+  get headers(): ServerRequest['headers'] { return this.original.headers; }
+  get rawHeaders(): ServerRequest['rawHeaders'] { return this.original.rawHeaders; }
+  get httpVersion(): ServerRequest['httpVersion'] { return this.original.httpVersion; }
+  get remoteAddress(): string { return this.original.remoteAddress; }
+  get remotePort(): number { return this.original.remotePort; }
+  get localAddress(): string { return this.original.localAddress; }
+  get localPort(): number { return this.original.localPort; }
+  get secure(): boolean { return this.original.secure; }
+  get tls(): ServerRequest['tls'] { return this.original.tls; }
+  get prefix(): string { return this.original.prefix; }
+  get signal(): AbortSignal { return this.original.signal; }
+  get capabilities(): ServerRequest['capabilities'] { return this.original.capabilities; }
+}
+
+async function drive(run: Run): Promise<void> {
+  const ctx = run.ctx;
+  const original = run.exchange.request;
+  const limit = ctx.maxRequestBodyBytes;
+  let request = original;
+  if (Number.isFinite(limit)) {
+    const declared = original.headers['content-length'];
+    if (declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
+      // The backend discards the unread body after the answer (a bounded drain), so the
+      // client reads the 413 instead of a connection reset while it is still sending.
+      await respond(run, original, plainResponse(413));
+      return;
+    }
+    request = new LimitedRequest(original, limit);
+  }
 
   let result: HandlerResult;
   try {
     for (const handler of ctx.handlers) {
-      result = await handler(request);
+      const r = handler(request);
+      result = isThenable(r) ? await r : r;
       if (result !== undefined) break;
     }
   } catch (err) {
-    await answerError(driver, request, err, ctx);
+    await answerError(run, request, err);
     return;
   }
   if (result === undefined || result === null) {
-    await respond(driver, request, plainResponse(404), ctx);
+    await respond(run, request, plainResponse(404));
     return;
   }
   if (typeof result !== 'object') {
-    await answerError(driver, request, new TypeError('a handler returned something that is not a response'), ctx);
+    await answerError(run, request, new TypeError('a handler returned something that is not a response'));
     return;
   }
   if (isReset(result)) {
     const code = result.reset;
     if (!Number.isInteger(code) || code < 0 || code > 0xffffffff) {
-      await answerError(driver, request, new RangeError(`reset code ${String(code)} is not a 32-bit unsigned integer`), ctx);
+      await answerError(run, request, new RangeError(`reset code ${String(code)} is not a 32-bit unsigned integer`));
       return;
     }
     if (!request.capabilities.reset) ctx.warnOnce('reset', 'this transport cannot reset a stream with an error code; the connection is dropped instead');
-    driver.reset(code);
+    run.reset(code);
     return;
   }
   if (isUpgrade(result)) {
-    await upgrade(driver, request, result, ctx);
+    await upgrade(run, request, result);
     return;
   }
-  await respond(driver, request, result, ctx);
+  await respond(run, request, result);
 }
 
-async function answerError(driver: SinkDriver, request: ServerRequest, err: unknown, ctx: ExchangeContext): Promise<void> {
-  if (request.signal.aborted) return; // the client or the queue ended it; nothing to answer
+async function answerError(run: Run, request: ServerRequest, err: unknown): Promise<void> {
+  if (run.aborted) return; // the client or the queue ended it; nothing to answer
   if (err instanceof StreamResetError) {
-    driver.reset(err.code);
+    run.reset(err.code);
     return;
   }
   if (err instanceof HttpError && err.status >= 400 && err.status <= 599) {
     // Our own typed errors carry messages meant for the client.
-    if (driver.headSent) driver.reset(Http2ErrorCode.INTERNAL_ERROR);
-    else await respond(driver, request, plainResponse(err.status, err.message), ctx).catch(() => driver.reset(Http2ErrorCode.INTERNAL_ERROR));
+    if (run.headSent) run.reset(Http2ErrorCode.INTERNAL_ERROR);
+    else await respond(run, request, plainResponse(err.status, err.message)).catch(() => run.reset(Http2ErrorCode.INTERNAL_ERROR));
     return;
   }
-  ctx.logger.error(`handler failed for ${describe(request)}`, err);
-  if (driver.headSent) driver.reset(Http2ErrorCode.INTERNAL_ERROR);
-  else await respond(driver, request, plainResponse(500), ctx).catch(() => driver.reset(Http2ErrorCode.INTERNAL_ERROR));
+  run.ctx.logger.error(`handler failed for ${describe(request)}`, err);
+  if (run.headSent) run.reset(Http2ErrorCode.INTERNAL_ERROR);
+  else await respond(run, request, plainResponse(500)).catch(() => run.reset(Http2ErrorCode.INTERNAL_ERROR));
 }
 
-async function upgrade(driver: SinkDriver, request: ServerRequest, result: UpgradeResponse, ctx: ExchangeContext): Promise<void> {
+async function upgrade(run: Run, request: ServerRequest, result: UpgradeResponse): Promise<void> {
   if (!request.capabilities.upgrade) {
-    ctx.logger.error(`handler answered ${describe(request)} with an upgrade, which this exchange cannot do`, undefined);
-    await respond(driver, request, plainResponse(500), ctx);
+    run.ctx.logger.error(`handler answered ${describe(request)} with an upgrade, which this exchange cannot do`, undefined);
+    await respond(run, request, plainResponse(500));
     return;
   }
   let headers: [string, string][];
   try {
     headers = normaliseOutgoingHeaders(result.headers);
   } catch (err) {
-    await answerError(driver, request, err, ctx);
+    await answerError(run, request, err);
     return;
   }
-  const socket = await driver.upgrade(headers);
+  const socket = await run.upgrade(headers);
   const closed = new Promise<void>((resolve) => {
     if (socket.destroyed) resolve();
     else socket.once('close', () => resolve());
@@ -209,72 +303,105 @@ async function upgrade(driver: SinkDriver, request: ServerRequest, result: Upgra
   try {
     result.upgrade(socket);
   } catch (err) {
-    ctx.logger.error(`upgrade callback failed for ${describe(request)}`, err);
+    run.ctx.logger.error(`upgrade callback failed for ${describe(request)}`, err);
     socket.destroy();
   }
   await closed;
 }
 
-async function respond(driver: SinkDriver, request: ServerRequest, result: ServerResponse, ctx: ExchangeContext): Promise<void> {
+const encoder = new TextEncoder();
+
+/** Trailers given as headers, checked; null when they are invalid (the streamed path then reports them as it always does). */
+function staticTrailers(trailers: OutgoingHeaders): [string, string][] | null {
+  try {
+    return normaliseOutgoingHeaders(trailers);
+  } catch {
+    return null;
+  }
+}
+
+async function respond(run: Run, request: ServerRequest, result: ServerResponse): Promise<void> {
   const status = result.status;
   if (!Number.isInteger(status) || status < 200 || status > 999) {
-    await answerError(driver, request, new RangeError(`response status ${String(status)} is not a final status (200-999)`), ctx);
+    await answerError(run, request, new RangeError(`response status ${String(status)} is not a final status (200-999)`));
     return;
   }
   let headers: [string, string][];
   let body: AsyncIterator<Uint8Array> | undefined;
+  const source = result.body;
+  const noBody = request.method === 'HEAD' || status === 204 || status === 304;
+  let trailers = result.trailers;
+  const whole = run.sink.respond;
+  let wholeBody: Uint8Array | undefined;
+  let wholeTrailers: [string, string][] | null | undefined;
   try {
     headers = normaliseOutgoingHeaders(result.headers);
-    const noBody = request.method === 'HEAD' || status === 204 || status === 304;
-    body = noBody ? undefined : bodyIterator(result.body);
-    if (noBody && result.body !== undefined && result.body !== null) {
-      const it = bodyIterator(result.body);
+    if (trailers !== undefined && trailers !== null && !request.capabilities.trailers) {
+      run.ctx.warnOnce('trailers', `trailers were dropped: this transport cannot send them on HTTP/${request.httpVersion}`);
+      trailers = undefined;
+    }
+    // A body and trailers known up front go out in one sink call where the backend can do that.
+    if (whole !== undefined && !noBody && typeof trailers !== 'function' && (source instanceof Uint8Array || typeof source === 'string')) {
+      wholeTrailers = trailers === undefined || trailers === null ? undefined : staticTrailers(trailers);
+      if (wholeTrailers !== null) {
+        wholeBody = typeof source === 'string' ? encoder.encode(source) : source;
+        if (wholeTrailers === undefined && headerValue(headers, 'content-length') === undefined) {
+          headers.push(['content-length', String(wholeBody.byteLength)]);
+        }
+      }
+    }
+    if (wholeBody === undefined) body = noBody ? undefined : bodyIterator(source);
+    if (noBody && source !== undefined && source !== null) {
+      const it = bodyIterator(source);
       void it?.return?.()?.catch(() => undefined);
     }
   } catch (err) {
-    await answerError(driver, request, err, ctx);
+    await answerError(run, request, err);
     return;
   }
-  let trailers = result.trailers;
-  if (trailers !== undefined && trailers !== null && !request.capabilities.trailers) {
-    ctx.warnOnce('trailers', `trailers were dropped: this transport cannot send them on HTTP/${request.httpVersion}`);
-    trailers = undefined;
+  if (wholeBody !== undefined) {
+    const sent = run.respondWhole(whole!, status, result.reason, headers, wholeBody, wholeTrailers ?? undefined);
+    if (sent !== undefined) await sent.catch(() => undefined);
+    return;
   }
   const withTrailers = trailers !== undefined && trailers !== null;
   // Bytes known up front get a Content-Length (also for HEAD, which announces what GET would send).
-  const length = fixedBodyLength(result.body);
+  const length = fixedBodyLength(source);
   const announces = body !== undefined || (request.method === 'HEAD' && status !== 204 && status !== 304 && length !== 0);
   if (length !== undefined && !withTrailers && announces && headerValue(headers, 'content-length') === undefined) {
     headers.push(['content-length', String(length)]);
   }
   if (body === undefined && !withTrailers) {
-    await driver.head(status, result.reason, headers, true, false);
+    const sent = run.head(status, result.reason, headers, true, false);
+    if (sent !== undefined) await sent;
     return;
   }
-  await driver.head(status, result.reason, headers, false, withTrailers);
+  const sent = run.head(status, result.reason, headers, false, withTrailers);
+  if (sent !== undefined) await sent;
   if (body !== undefined) {
     for (;;) {
       let r: IteratorResult<Uint8Array>;
       try {
         r = await body.next();
       } catch (err) {
-        if (request.signal.aborted) return;
+        if (run.aborted) return;
         if (err instanceof StreamResetError) {
-          driver.reset(err.code);
+          run.reset(err.code);
           return;
         }
-        ctx.logger.error(`response body failed for ${describe(request)}`, err);
-        driver.reset(Http2ErrorCode.INTERNAL_ERROR);
+        run.ctx.logger.error(`response body failed for ${describe(request)}`, err);
+        run.reset(Http2ErrorCode.INTERNAL_ERROR);
         return;
       }
       if (r.done) break;
       if (r.value.byteLength === 0) continue;
       try {
-        await driver.write(r.value);
+        const wait = run.write(r.value);
+        if (wait !== undefined) await wait;
       } catch {
         // The transport went away (client gone, reset, queue closed): stop pulling.
         void Promise.resolve(body.return?.()).catch(() => undefined);
-        driver.reset(Http2ErrorCode.CANCEL);
+        run.reset(Http2ErrorCode.CANCEL);
         return;
       }
     }
@@ -285,18 +412,19 @@ async function respond(driver: SinkDriver, request: ServerRequest, result: Serve
       const t = typeof trailers === 'function' ? await trailers() : trailers;
       trailerPairs = normaliseOutgoingHeaders(t ?? undefined);
     } catch (err) {
-      if (request.signal.aborted) return;
+      if (run.aborted) return;
       if (err instanceof StreamResetError) {
-        driver.reset(err.code);
+        run.reset(err.code);
         return;
       }
-      ctx.logger.error(`trailers failed for ${describe(request)}`, err);
-      driver.reset(Http2ErrorCode.INTERNAL_ERROR);
+      run.ctx.logger.error(`trailers failed for ${describe(request)}`, err);
+      run.reset(Http2ErrorCode.INTERNAL_ERROR);
       return;
     }
   }
   try {
-    await driver.end(trailerPairs);
+    const ended = run.end(trailerPairs);
+    if (ended !== undefined) await ended;
   } catch {
     // The transport went away while finishing; the backend has already released the stream.
   }

@@ -89,9 +89,20 @@ export async function createRequestQueue(options: RequestQueueOptions): Promise<
   return queue;
 }
 
+/** An exchange in flight; `finish` is set only while close() waits for it. */
 interface Running {
   readonly exchange: BackendExchange;
-  readonly done: Promise<void>;
+  finish: (() => void) | undefined;
+}
+
+function finished(entry: Running): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const previous = entry.finish;
+    entry.finish = () => {
+      previous?.();
+      resolve();
+    };
+  });
 }
 
 class Queue implements RequestQueue {
@@ -155,12 +166,11 @@ class Queue implements RequestQueue {
       ? { ...this.context, handlers: [() => plainResponse(503, undefined, true)] }
       : this.context;
     // Counted before the handlers run, so a handler sees itself in stats().
-    let finish!: () => void;
-    const entry: Running = { exchange, done: new Promise<void>((resolve) => (finish = resolve)) };
+    const entry: Running = { exchange, finish: undefined };
     this.running.add(entry);
-    void runExchange(exchange, context).then(() => {
+    runExchange(exchange, context, () => {
       this.running.delete(entry);
-      finish();
+      entry.finish?.();
     });
   }
 
@@ -177,12 +187,13 @@ class Queue implements RequestQueue {
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, graceful);
       });
-      await Promise.race([Promise.all([...this.running].map((r) => r.done)), deadline]);
+      await Promise.race([Promise.all([...this.running].map(finished)), deadline]);
       clearTimeout(timer);
     }
     // Exchanges that arrived while stopping are included: keep going until none is left.
     while (this.running.size > 0) {
       const left = [...this.running];
+      const done = Promise.all(left.map(finished));
       const reason = new QueueClosedError(
         graceful > 0 ? `the request queue closed after its ${graceful} ms grace period` : 'the request queue closed',
       );
@@ -193,7 +204,7 @@ class Queue implements RequestQueue {
           this.logger.error('aborting an exchange failed', err);
         }
       }
-      await Promise.all(left.map((r) => r.done));
+      await done;
     }
     await this.inner.destroy();
   }

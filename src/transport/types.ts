@@ -252,6 +252,12 @@ export interface ResponseSink {
   end(trailers: RawHeaders | undefined): Promise<void> | void;
   /** Reset the stream with an HTTP/2 error code (or drop the connection on HTTP/1.x). May be called at any point. */
   reset(code: number): void;
+  /**
+   * Optional: send a whole response at once, instead of head, write and end
+   * (a body known up front, trailers known up front). `body` may be empty.
+   * Resolves when the response is complete, as `end` does.
+   */
+  respond?(status: number, reason: string | undefined, headers: RawHeaders, body: Uint8Array, trailers: RawHeaders | undefined): Promise<void> | void;
   /** Send a 101 and hand back the raw stream. */
   upgrade(headers: RawHeaders): Promise<Duplex>;
 }
@@ -262,6 +268,12 @@ export interface BackendExchange {
   readonly response: ResponseSink;
   /** Abort the request's signal (the runner calls this on queue shutdown). */
   abort(reason: unknown): void;
+  /**
+   * Optional: call `listener` once when the exchange is aborted (at once if it
+   * already was), with the reason its signal carries. Lets the runner follow
+   * the exchange without creating the request's AbortSignal.
+   */
+  onAbort?(listener: (reason: Error) => void): void;
 }
 
 export interface BackendQueue {

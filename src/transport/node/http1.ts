@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { ClientDisconnectedError, ExchangeAbortedError } from '../errors.js';
 import { joinIncomingHeaders } from '../headers.js';
 import type { BackendExchange, Capabilities, HttpVersion, RawHeaders, ResponseSink, ServerRequest } from '../types.js';
-import { pullBody, type PullBody } from './pull-body.js';
+import { pullBody } from './pull-body.js';
 import { hostWithoutPort, pairHeaders, plainAddress, splitUrl, tlsInfo } from './request-info.js';
 import { listenerAnswer, type ListenerContext, type Route } from './routing.js';
 
@@ -188,10 +188,7 @@ export function handleHttp1Request(req: IncomingMessage, res: NodeResponse, ctx:
   route.deliver(exchange);
 }
 
-const EMPTY_BODY: PullBody = {
-  complete: true,
-  started: false,
-  fail: () => undefined,
+const EMPTY_BODY: AsyncIterable<Uint8Array> = {
   [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
 };
 

@@ -95,6 +95,7 @@ export class Listener {
       maxHeaderBytes: options.maxHeaderBytes,
       logger: options.logger,
       route,
+      streamClosed: (session) => this.openStreams.set(session, (this.openStreams.get(session) ?? 1) - 1),
     };
     const idleMs = seconds(options.timeouts?.idleConnection, 120_000);
     this.http1 = http.createServer({
@@ -140,10 +141,7 @@ export class Listener {
       'stream',
       (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
         const session = stream.session;
-        if (session) {
-          this.openStreams.set(session, (this.openStreams.get(session) ?? 0) + 1);
-          stream.once('close', () => this.openStreams.set(session, (this.openStreams.get(session) ?? 1) - 1));
-        }
+        if (session) this.openStreams.set(session, (this.openStreams.get(session) ?? 0) + 1);
         handleHttp2Stream(stream, headers, rawHeaders, this.context);
       },
     );

@@ -7,97 +7,132 @@
  */
 import type { Readable } from 'node:stream';
 
-export interface PullBody extends AsyncIterable<Uint8Array> {
-  /** True once the whole body has been read. */
-  readonly complete: boolean;
-  /** True once a consumer started reading. */
-  readonly started: boolean;
-  /** Make pending and future reads fail with `error` (client gone, reset, shutdown). */
-  fail(error: Error): void;
+const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
+
+export interface PullBodyOptions {
+  /** The error a body read reports when the stream closed before the body ended, if the backend knows better than "closed early". */
+  readonly closedError?: () => Error | undefined;
 }
 
-export function pullBody(stream: Readable): PullBody {
-  let error: Error | undefined;
-  let ended = false;
-  let started = false;
-  let wake: (() => void) | undefined;
-  const notify = (): void => {
-    const w = wake;
-    wake = undefined;
+/**
+ * One object is the iterable, its iterator and its event listener, so a held
+ * request body costs no closures. Listeners are added only while a read waits.
+ */
+export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8Array> {
+  private error: Error | undefined = undefined;
+  private ended = false;
+  private begun = false;
+  private wake: (() => void) | undefined = undefined;
+  private notifier: (() => void) | undefined = undefined;
+  private listening = false;
+
+  constructor(
+    private readonly stream: Readable,
+    private readonly closedError?: () => Error | undefined,
+  ) {}
+
+  /** True once the whole body has been read. */
+  get complete(): boolean {
+    return this.ended;
+  }
+
+  /** True once a consumer started reading. */
+  get started(): boolean {
+    return this.begun;
+  }
+
+  /** Make pending and future reads fail with `error` (client gone, reset, shutdown). */
+  fail(error: Error): void {
+    if (this.ended) return;
+    this.error ??= error;
+    this.notify();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.begun) throw new TypeError('the request body can be read only once');
+    this.begun = true;
+    return this;
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
     w?.();
-  };
-  const onEnd = (): void => {
-    ended = true;
-    notify();
-  };
-  const onError = (err: Error): void => {
-    error ??= err;
-    notify();
-  };
-  let listening = false;
-  const listen = (): void => {
-    if (listening) return;
-    listening = true;
-    stream.on('readable', notify);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', notify);
-  };
-  const unlisten = (): void => {
-    if (!listening) return;
-    listening = false;
-    stream.off('readable', notify);
-    stream.off('end', onEnd);
-    stream.off('error', onError);
-    stream.off('close', notify);
-  };
+  }
 
-  const iterator: AsyncIterator<Uint8Array> = {
-    async next(): Promise<IteratorResult<Uint8Array>> {
-      listen();
-      for (;;) {
-        if (error) {
-          unlisten();
-          throw error;
-        }
-        const chunk = stream.destroyed ? null : (stream.read() as Uint8Array | null);
-        if (chunk !== null) return { done: false, value: chunk };
-        if (ended || stream.readableEnded) {
-          ended = true;
-          unlisten();
-          return { done: true, value: undefined };
-        }
-        if (stream.destroyed) {
-          error ??= new Error('the request body ended early: the stream closed');
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
-    },
-    async return(): Promise<IteratorResult<Uint8Array>> {
-      unlisten();
-      return { done: true, value: undefined };
-    },
-  };
+  private listen(): void {
+    if (this.listening) return;
+    this.listening = true;
+    const n = (this.notifier ??= () => this.notify());
+    const s = this.stream;
+    s.on('readable', n);
+    s.on('end', n);
+    s.on('error', n);
+    s.on('close', n);
+  }
 
-  return {
-    get complete() {
-      return ended;
-    },
-    get started() {
-      return started;
-    },
-    fail(err: Error) {
-      if (ended) return;
-      error ??= err;
-      notify();
-    },
-    [Symbol.asyncIterator]() {
-      if (started) throw new TypeError('the request body can be read only once');
-      started = true;
-      return iterator;
-    },
-  };
+  private unlisten(): void {
+    if (!this.listening) return;
+    this.listening = false;
+    const n = this.notifier!;
+    const s = this.stream;
+    s.off('readable', n);
+    s.off('end', n);
+    s.off('error', n);
+    s.off('close', n);
+  }
+
+  /** The next chunk, the end, or an error; undefined when the caller must wait. */
+  private poll(): IteratorResult<Uint8Array> | undefined {
+    const stream = this.stream;
+    if (this.error) {
+      this.unlisten();
+      throw this.error;
+    }
+    const chunk = stream.destroyed ? null : (stream.read() as Uint8Array | null);
+    if (chunk !== null) return { done: false, value: chunk };
+    if (stream.readableEnded) {
+      this.ended = true;
+      this.unlisten();
+      return DONE;
+    }
+    const errored = stream.errored;
+    if (errored || stream.destroyed) {
+      this.error ??= this.closedError?.() ?? (errored instanceof Error ? errored : new Error('the request body ended early: the stream closed'));
+      this.unlisten();
+      throw this.error;
+    }
+    return undefined;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    try {
+      const r = this.poll();
+      if (r !== undefined) return Promise.resolve(r);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.wait();
+  }
+
+  private async wait(): Promise<IteratorResult<Uint8Array>> {
+    this.listen();
+    for (;;) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      const r = this.poll();
+      if (r !== undefined) return r;
+    }
+  }
+
+  return(): Promise<IteratorResult<Uint8Array>> {
+    this.unlisten();
+    return Promise.resolve(DONE);
+  }
+}
+
+/** The body of `stream`, pulled on demand. */
+export function pullBody(stream: Readable, options: PullBodyOptions = {}): PullBody {
+  return new PullBody(stream, options.closedError);
 }
