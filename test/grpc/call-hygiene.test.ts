@@ -176,6 +176,11 @@ test('a response sent before the client finished its request ends the stream wit
     const r3 = await rawCall(session, '/test.Echo/Missing', { body: [msg({})], keepOpen: true });
     assert.equal(r3.headers['grpc-status'], String(Status.UNIMPLEMENTED));
     check(r3, 'unknown method');
+    // the deadline ends a bidi call after a message went out, while the client still sends
+    const r5 = await rawCall(session, '/test.Echo/Bidi', { headers: { 'grpc-timeout': '50m' }, body: [msg({ text: 'a' })], keepOpen: true });
+    assert.equal(r5.frames.length, 1);
+    assert.equal(r5.trailers['grpc-status'], String(Status.DEADLINE_EXCEEDED));
+    check(r5, 'deadline');
     const r4 = await rawCall(session, '/test.Echo/Unary', { headers: { 'content-type': 'text/plain' }, body: [msg({})], keepOpen: true });
     assert.equal(r4.status, 415);
     check(r4, '415');
