@@ -102,11 +102,16 @@ export function limitBody(body: AsyncIterable<Uint8Array>, limit: number): Async
   };
 }
 
+/** The limit `readBody()` applies when it is given none: 64 MiB. */
+export const DEFAULT_READ_BODY_LIMIT = 64 * 1024 * 1024;
+
 /**
  * Read a whole request body into memory. Throws RequestBodyTooLargeError past
- * `limit` bytes (default: no limit beyond the queue's own).
+ * `limit` bytes (default 64 MiB, on top of the queue's own limit; pass
+ * `Infinity` to rely on the queue's limit alone).
  */
-export async function readBody(request: Pick<ServerRequest, 'body'>, limit = Infinity): Promise<Uint8Array> {
+export async function readBody(request: Pick<ServerRequest, 'body'>, limit = DEFAULT_READ_BODY_LIMIT): Promise<Uint8Array> {
+  if (!(limit >= 0)) throw new RangeError('readBody() needs a limit >= 0');
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of request.body) {

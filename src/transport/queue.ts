@@ -20,8 +20,8 @@ import type {
   RequestQueueOptions,
 } from './types.js';
 
-/** Default request body limit: 64 MiB. */
-export const DEFAULT_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
+/** Default request body limit: none, as on Http.sys (long-lived streams must not be capped); `readBody()` has its own. */
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = Number.POSITIVE_INFINITY;
 /** Default header block limit: 64 KiB. */
 export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 
@@ -83,7 +83,9 @@ export async function createRequestQueue(options: RequestQueueOptions): Promise<
   }
   for (const url of options.urls) parseUrlPrefix(url, { allowPortZero: backendName === 'node' });
   const logger = options.logger ?? consoleLogger;
-  const backend = await openBackend(backendName, { ...options, mode, logger });
+  // Backends see the limit the queue applies, so a backend default never differs from the queue's.
+  const limits = { ...options.limits, maxRequestBodyBytes: options.limits?.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES };
+  const backend = await openBackend(backendName, { ...options, mode, logger, limits });
   const queue = new Queue(backend, options, logger);
   backend.start((exchange) => queue.accept(exchange));
   return queue;

@@ -160,7 +160,12 @@ export interface QueueTimeouts {
 }
 
 export interface QueueLimits {
-  /** Request bodies longer than this get 413. Default 64 MiB; `Infinity` for no limit. */
+  /**
+   * Request bodies longer than this get 413 (or fail the body read with
+   * RequestBodyTooLargeError once the handler has started). Default `Infinity`:
+   * no limit, as on Http.sys, so long-lived streams are not capped; `readBody()`
+   * applies a limit of its own.
+   */
   readonly maxRequestBodyBytes?: number;
   /** Total size of the request header block; larger requests get 431. Default 64 KiB. */
   readonly maxHeaderBytes?: number;
