@@ -176,6 +176,25 @@ export class GrpcServer {
   close(options: CloseServerOptions = {}): Promise<void> {
     if (this.#closed) return this.#closed;
     this.#closing = true;
+    const graceful = options.graceful ?? 5000;
+    let drain!: () => void;
+    this.#closed = new Promise<void>((resolve) => {
+      drain = () => {
+        if (this.#active.size === 0) return resolve();
+        let clear: (() => void) | undefined;
+        this.#drained = () => {
+          clear?.();
+          resolve();
+        };
+        const cancelAll = (): void => {
+          const reason = new GrpcError(Status.UNAVAILABLE, 'the server is shutting down');
+          for (const call of [...this.#active]) call.cancel(reason);
+        };
+        if (graceful <= 0) cancelAll();
+        else if (Number.isFinite(graceful)) clear = setLongTimeout(cancelAll, graceful);
+      };
+    });
+    // Listeners run first (a listener calling close() again gets the same promise).
     const listeners = this.#closeListeners;
     this.#closeListeners = [];
     for (const listener of listeners) {
@@ -185,21 +204,7 @@ export class GrpcServer {
         this.#logger.error('gRPC close listener failed', e);
       }
     }
-    const graceful = options.graceful ?? 5000;
-    this.#closed = new Promise<void>((resolve) => {
-      if (this.#active.size === 0) return resolve();
-      let clear: (() => void) | undefined;
-      this.#drained = () => {
-        clear?.();
-        resolve();
-      };
-      const cancelAll = (): void => {
-        const reason = new GrpcError(Status.UNAVAILABLE, 'the server is shutting down');
-        for (const call of [...this.#active]) call.cancel(reason);
-      };
-      if (graceful <= 0) cancelAll();
-      else if (Number.isFinite(graceful)) clear = setLongTimeout(cancelAll, graceful);
-    });
+    drain();
     return this.#closed;
   }
 

@@ -281,6 +281,10 @@ test('onClose listeners run once when close() begins, before running calls drain
     server.onClose(() => {
       throw new Error('a failing listener does not stop the close');
     });
+    let again: Promise<void> | undefined;
+    server.onClose(() => {
+      again = server.close();
+    });
     const running = rawCall(session, '/test.Echo/Bidi', { body: [msg({ text: 'a' })], keepOpen: true });
     await waitFor(() => server.activeCalls === 1, 'call running');
     const closed = server.close({ graceful: 60_000 }).then(() => events.push('closed'));
@@ -288,6 +292,8 @@ test('onClose listeners run once when close() begins, before running calls drain
     running.stream.end();
     assert.equal((await running).grpcStatus, Status.OK);
     await closed;
+    assert.equal(again, server.close(), 'close() from a listener returns the same promise');
+    await again;
     server.onClose(() => events.push('late'));
     await server.close();
     assert.deepEqual(events, ['first', 'closed', 'late']);
