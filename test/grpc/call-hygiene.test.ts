@@ -403,3 +403,33 @@ test('response compression follows the server setting and each client grpc-accep
     await served.close();
   }
 });
+
+test('maxSendMessageLength ends a stream with RESOURCE_EXHAUSTED after the messages that fit; maxReceiveMessageLength holds per message in a stream', async () => {
+  const seen: number[] = [];
+  const server = new GrpcServer({ maxSendMessageLength: 100, maxReceiveMessageLength: 100 });
+  server.addService(EchoService, {
+    ServerStream: async function* () {
+      yield { data: new Uint8Array(50) };
+      yield { data: new Uint8Array(200) };
+      yield { data: new Uint8Array(10) };
+    },
+    ClientStream: async (requests: AsyncIterable<EchoMsg>) => {
+      for await (const r of requests) seen.push(r.data?.length ?? 0);
+      return {};
+    },
+  });
+  const served = await serve(server);
+  const session = await connect(served.port);
+  try {
+    const r = await rawCall(session, '/test.Echo/ServerStream', { body: [msg({})] });
+    assert.equal(r.frames.length, 1);
+    assert.equal(r.trailers['grpc-status'], String(Status.RESOURCE_EXHAUSTED));
+    assert.match(String(r.trailers['grpc-message']), /larger than max/);
+    const c = await rawCall(session, '/test.Echo/ClientStream', { body: [msg({ data: new Uint8Array(60) }), msg({ data: new Uint8Array(120) })] });
+    assert.equal(c.grpcStatus, Status.RESOURCE_EXHAUSTED);
+    assert.deepEqual(seen, [60]);
+  } finally {
+    await closeSession(session);
+    await served.close();
+  }
+});
