@@ -5,7 +5,7 @@
  */
 import { QueueClosedError, RequestBodyTooLargeError } from '../transport/errors.js';
 import type { HandlerResult, Logger, ServerRequest, ServerResponse } from '../transport/types.js';
-import { compress, decompress, type Encoding } from './compression.js';
+import { compress, decompress, parseEncodingList, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
 import { encodeFrame, FrameDecoder, type Frame } from './framing.js';
 import { encodeGrpcMessage } from './message-encoding.js';
@@ -54,7 +54,6 @@ export class Call implements CallContext {
   readonly request: ServerRequest;
   readonly deadline: Date | undefined;
   readonly requestEncoding: Encoding;
-  readonly acceptEncodings: readonly string[];
   compressMessages = true;
   messageCompressed = false;
   /** The promise the transport handler returns; resolved once with the response. */
@@ -65,6 +64,7 @@ export class Call implements CallContext {
   #resolve!: (r: HandlerResult) => void;
   #state = STATE_PENDING;
   #responseEncoding: Encoding = 'identity';
+  #acceptEncodings: readonly string[] | undefined;
   #responseMetadata: Metadata | undefined;
   #trailers: Metadata | undefined;
   #controller: AbortController | undefined;
@@ -89,7 +89,6 @@ export class Call implements CallContext {
     request: ServerRequest,
     metadata: Metadata,
     requestEncoding: Encoding,
-    acceptEncodings: readonly string[],
     sendEncoding: Encoding,
     deadline: Date | undefined,
   ) {
@@ -101,9 +100,9 @@ export class Call implements CallContext {
     this.request = request;
     this.metadata = metadata;
     this.requestEncoding = requestEncoding;
-    this.acceptEncodings = acceptEncodings;
     this.deadline = deadline;
-    if (sendEncoding !== 'identity' && acceptEncodings.includes(sendEncoding)) this.#responseEncoding = sendEncoding;
+    // grpc-accept-encoding is parsed only when a response could be compressed.
+    if (sendEncoding !== 'identity' && this.acceptEncodings.includes(sendEncoding)) this.#responseEncoding = sendEncoding;
     this.response = new Promise((resolve) => {
       this.#resolve = resolve;
     });
@@ -136,6 +135,11 @@ export class Call implements CallContext {
       if (this.#cancelReason !== undefined) this.#controller.abort(this.#cancelReason);
     }
     return this.#controller.signal;
+  }
+
+  /** Encodings the client accepts for responses (grpc-accept-encoding), parsed on first use. */
+  get acceptEncodings(): readonly string[] {
+    return (this.#acceptEncodings ??= parseEncodingList(this.request.headers['grpc-accept-encoding']));
   }
 
   get cancelled(): boolean {

@@ -6,7 +6,7 @@ import type protobuf from 'protobufjs';
 import type { Handler, HandlerResult, Logger, RequestQueue, ServerRequest } from '../transport/types.js';
 import { Call, type CallConfig, type HeaderRecord } from './call.js';
 import { isGrpcJsServiceDefinition } from './compat/definition.js';
-import { ENCODINGS, isEncoding, parseEncodingList, type Encoding } from './compression.js';
+import { ENCODINGS, isEncoding, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
 import { encodeGrpcMessage } from './message-encoding.js';
 import { metadataFromHeaders, type Metadata } from './metadata.js';
@@ -308,7 +308,6 @@ export class GrpcServer {
       const err = e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, 'malformed request headers');
       return trailersOnly(err.code, err.message);
     }
-    const acceptHeader = headers['grpc-accept-encoding'];
     const call = new Call(
       this.#config,
       route.def,
@@ -317,7 +316,6 @@ export class GrpcServer {
       request,
       metadata,
       encoding,
-      acceptHeader === undefined ? [] : parseEncodingList(acceptHeader),
       this.#sendEncoding,
       timeoutMs >= 0 ? new Date(Date.now() + timeoutMs) : undefined,
     );
