@@ -143,4 +143,17 @@ describe('addon under Wine: hardening', { skip, timeout: 600_000 }, () => {
     const r = await proc.whileRunning(request(port, '/h/echo', { agent }));
     assert.equal(r.status, 200);
   });
+
+  // Ends the process: must stay the last test.
+  test('process.exit with receives and an unanswered request in flight exits with its own code', async () => {
+    const held = http.request({ host: '127.0.0.1', port, path: '/h/hold', agent: holdAgent });
+    held.on('error', () => {});
+    held.end();
+    await proc.nextReport('holding');
+    const exitRequest = request(port, '/h/exit', { agent: secondAgent }).catch(() => undefined);
+    const exit = await proc.exited;
+    await exitRequest;
+    held.destroy();
+    assert.deepEqual(exit, { code: 7, signal: null }, proc.tail());
+  });
 });
