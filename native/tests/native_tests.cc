@@ -453,8 +453,68 @@ void TestErrors() {
 
 }  // namespace
 
+// What the addon passes to the calls only Windows can run (reset, feature probes,
+// request info, named queues, queue and URL group properties), against the SDK.
+template <typename T>
+size_t At(const T& object, const void* member) {
+  return static_cast<size_t>(static_cast<const char*>(member) - reinterpret_cast<const char*>(&object));
+}
+
+void TestWindowsOnlyValues() {
+  Equal("value: HttpRequestPropertyStreamError", kRequestPropertyStreamError, 5);
+  Equal("layout: sizeof(HTTP_REQUEST_PROPERTY_STREAM_ERROR)", sizeof(StreamError), 4u);
+  Equal("value: HttpFeatureResponseTrailers", kFeatureResponseTrailers, 1);
+  Equal("value: HttpFeatureDelegateEx", kFeatureDelegateEx, 3);
+  Equal("value: HTTP_REQUEST_FLAG_MORE_ENTITY_BODY_EXISTS", kRequestMoreEntityBody, 0x1ul);
+  Equal("value: HTTP_REQUEST_FLAG_HTTP2", kRequestHttp2, 0x4ul);
+  Equal("value: HTTP_CREATE_REQUEST_QUEUE_FLAG_OPEN_EXISTING", kQueueOpenExisting, 0x1ul);
+  Equal("value: HTTP_RECEIVE_REQUEST_FLAG_COPY_BODY", kReceiveCopyBody, 0x1ul);
+  Equal("value: HttpRequestInfoTypeSslProtocol", kRequestInfoSslProtocol, 2);
+  Equal("value: HTTP_INITIALIZE_SERVER", static_cast<unsigned long>(HTTP_INITIALIZE_SERVER), 0x1ul);
+  const HTTPAPI_VERSION v2 = HTTPAPI_VERSION_2;
+  Equal("value: HTTPAPI_VERSION_2 major", v2.HttpApiMajorVersion, 2);
+  Equal("value: HTTPAPI_VERSION_2 minor", v2.HttpApiMinorVersion, 0);
+  Equal("value: HttpServerQosProperty", static_cast<int>(HttpServerQosProperty), 2);
+  Equal("value: HttpServerTimeoutsProperty", static_cast<int>(HttpServerTimeoutsProperty), 3);
+  Equal("value: HttpServerQueueLengthProperty", static_cast<int>(HttpServerQueueLengthProperty), 4);
+  Equal("value: HttpServer503VerbosityProperty", static_cast<int>(HttpServer503VerbosityProperty), 6);
+  Equal("value: HttpServerBindingProperty", static_cast<int>(HttpServerBindingProperty), 7);
+  Equal("value: HttpQosSettingTypeConnectionLimit", static_cast<int>(HttpQosSettingTypeConnectionLimit), 1);
+
+  const HTTP_REQUEST_INFO info{};
+  Equal("layout: sizeof(HTTP_REQUEST_INFO)", sizeof(info), 16u);
+  Equal("layout: HTTP_REQUEST_INFO.InfoLength offset", At(info, &info.InfoLength), 4u);
+  Equal("layout: HTTP_REQUEST_INFO.pInfo offset", At(info, &info.pInfo), 8u);
+  const SslProtocolInfo ssl{};
+  Equal("layout: HTTP_SSL_PROTOCOL_INFO.CipherType offset", At(ssl, &ssl.CipherType), 4u);
+  Equal("layout: HTTP_SSL_PROTOCOL_INFO.HashType offset", At(ssl, &ssl.HashType), 12u);
+  Equal("layout: HTTP_SSL_PROTOCOL_INFO.KeyExchangeType offset", At(ssl, &ssl.KeyExchangeType), 20u);
+  Equal("layout: HTTP_SSL_PROTOCOL_INFO.KeyExchangeStrength offset", At(ssl, &ssl.KeyExchangeStrength), 24u);
+  const HTTP_TIMEOUT_LIMIT_INFO timeouts{};
+  Equal("layout: HTTP_TIMEOUT_LIMIT_INFO.EntityBody offset", At(timeouts, &timeouts.EntityBody), 4u);
+  Equal("layout: HTTP_TIMEOUT_LIMIT_INFO.HeaderWait offset", At(timeouts, &timeouts.HeaderWait), 12u);
+  Equal("layout: HTTP_TIMEOUT_LIMIT_INFO.MinSendRate offset", At(timeouts, &timeouts.MinSendRate), 16u);
+  const HTTP_BINDING_INFO binding{};
+  Equal("layout: HTTP_BINDING_INFO.RequestQueueHandle offset", At(binding, &binding.RequestQueueHandle), 8u);
+  const HTTP_QOS_SETTING_INFO qos{};
+  Equal("layout: sizeof(HTTP_QOS_SETTING_INFO)", sizeof(qos), 16u);
+  Equal("layout: HTTP_QOS_SETTING_INFO.QosSetting offset", At(qos, &qos.QosSetting), 8u);
+  const HTTP_CONNECTION_LIMIT_INFO limit{};
+  Equal("layout: sizeof(HTTP_CONNECTION_LIMIT_INFO)", sizeof(limit), 8u);
+  Equal("layout: HTTP_CONNECTION_LIMIT_INFO.MaxConnections offset", At(limit, &limit.MaxConnections), 4u);
+  const HTTP_REQUEST_V2 request{};
+  Equal("layout: HTTP_REQUEST.Flags offset", At(request, &request.Flags), 0u);
+  Equal("layout: HTTP_REQUEST.ConnectionId offset", At(request, &request.ConnectionId), 8u);
+  Equal("layout: HTTP_REQUEST.Verb offset", At(request, &request.Verb), 36u);
+  Equal("layout: HTTP_REQUEST.pRawUrl offset", At(request, &request.pRawUrl), 56u);
+  Equal("layout: HTTP_REQUEST.BytesReceived offset", At(request, &request.BytesReceived), 808u);
+  Equal("layout: HTTP_REQUEST.pEntityChunks offset", At(request, &request.pEntityChunks), 824u);
+  Equal("layout: HTTP_REQUEST.RawConnectionId offset", At(request, &request.RawConnectionId), 832u);
+}
+
 int main() {
   TestLayouts();
+  TestWindowsOnlyValues();
   TestGrpcWithTrailers();
   TestGrpcTrailersOnly();
   TestOpaqueUpgrade();
