@@ -96,14 +96,7 @@ class UrlGroup : public Napi::ObjectWrap<UrlGroup> {
   bool Open() const { return session_ && state_ && id_ != 0 && !state_->closed && !session_->closed; }
 
   void RequireOpen(Napi::Env env, const char* syscall) {
-    if (!Open()) {
-      Napi::Error error = Napi::Error::New(env, std::string(syscall) +
-                                                    " failed: the URL group (or its server session) is closed.");
-      error.Set("syscall", Napi::String::New(env, syscall));
-      error.Set("winError", Napi::Number::New(env, ERROR_INVALID_HANDLE));
-      error.Set("code", Napi::String::New(env, "ERROR_INVALID_HANDLE"));
-      throw error;
-    }
+    if (!Open()) throw ClosedError(env, syscall, "the URL group (or its server session)");
   }
 
   static std::string RequirePrefix(Napi::Env env, const Napi::Value& v) {
@@ -251,13 +244,7 @@ class ServerSession : public Napi::ObjectWrap<ServerSession> {
  private:
   Napi::Value CreateUrlGroup(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!state_ || state_->closed) {
-      Napi::Error error = Napi::Error::New(env, "HttpCreateUrlGroup failed: the server session is closed.");
-      error.Set("syscall", Napi::String::New(env, "HttpCreateUrlGroup"));
-      error.Set("winError", Napi::Number::New(env, ERROR_INVALID_HANDLE));
-      error.Set("code", Napi::String::New(env, "ERROR_INVALID_HANDLE"));
-      throw error;
-    }
+    if (!state_ || state_->closed) throw ClosedError(env, "HttpCreateUrlGroup", "the server session");
     auto* data = env.GetInstanceData<AddonData>();
     auto holder = Napi::External<std::shared_ptr<SessionState>>::New(
         env, new std::shared_ptr<SessionState>(state_),

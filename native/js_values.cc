@@ -25,6 +25,14 @@ void ThrowWin32(Napi::Env env, const std::string& syscall, uint32_t code, const 
   throw Win32Error(env, syscall, code, context);
 }
 
+Napi::Error ClosedError(Napi::Env env, const std::string& syscall, const std::string& what) {
+  Napi::Error error = Napi::Error::New(env, syscall + " failed: " + what + " is closed.");
+  error.Set("syscall", Napi::String::New(env, syscall));
+  error.Set("winError", Napi::Number::New(env, ERROR_INVALID_HANDLE));
+  error.Set("code", Napi::String::New(env, "ERROR_INVALID_HANDLE"));
+  return error;
+}
+
 Napi::Error UnsupportedError(Napi::Env env, const std::string& syscall, const std::string& what) {
   Napi::Error error = Napi::Error::New(
       env, what + " is not available on this host (see capabilities()); " + syscall +

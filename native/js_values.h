@@ -19,7 +19,9 @@ namespace hsys {
 Napi::Error Win32Error(Napi::Env env, const std::string& syscall, uint32_t code, const ErrorContext& context = {});
 [[noreturn]] void ThrowWin32(Napi::Env env, const std::string& syscall, uint32_t code,
                              const ErrorContext& context = {});
-// An Error with code ERR_HTTPSYS_UNSUPPORTED for features this host lacks.
+// "<syscall> failed: <what> is closed." with winError 6 (ERROR_INVALID_HANDLE): a call on an object already closed.
+Napi::Error ClosedError(Napi::Env env, const std::string& syscall, const std::string& what);
+// An Error with winError 50 (ERROR_NOT_SUPPORTED) for features this host lacks.
 Napi::Error UnsupportedError(Napi::Env env, const std::string& syscall, const std::string& what);
 
 std::wstring Widen(const std::string& utf8);

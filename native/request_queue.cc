@@ -49,6 +49,23 @@ void EnvCleanup(void* arg) {
   core->ShutdownBlocking();
 }
 
+// A send on request `id` whose body views stay referenced until the op settles.
+std::unique_ptr<Op> NewSendOp(napi_env env, OpKind kind, HTTP_OPAQUE_ID id, const std::vector<Napi::Value>& views) {
+  auto op = std::make_unique<Op>();
+  op->kind = kind;
+  op->targetId = id;
+  op->keepAlive.reserve(views.size());
+  for (const auto& v : views) {
+    napi_ref ref;
+    if (napi_create_reference(env, v, 1, &ref) != napi_ok) {
+      for (napi_ref r : op->keepAlive) napi_delete_reference(env, r);
+      throw Napi::Error::New(Napi::Env(env));
+    }
+    op->keepAlive.push_back(ref);
+  }
+  return op;
+}
+
 void AllocateReceiveBuffer(Op* op, ULONG size) {
   ULONG words = (size + 7) / 8;
   op->buffer.reset(new uint64_t[words]);
@@ -371,10 +388,9 @@ void QueueCore::BeginClose() {
   if (handle != nullptr) CancelIoEx(handle, nullptr);
 }
 
-void QueueCore::Finalize(napi_env env) {
-  if (finalized) return;
+std::vector<Completion> QueueCore::ReleaseHandles(bool cancelQueuedCallbacks) {
   if (io != nullptr) {
-    WaitForThreadpoolIoCallbacks(io, FALSE);
+    WaitForThreadpoolIoCallbacks(io, cancelQueuedCallbacks ? TRUE : FALSE);
     CloseThreadpoolIo(io);
     io = nullptr;
   }
@@ -384,10 +400,14 @@ void QueueCore::Finalize(napi_env env) {
   }
   finalized = true;
   std::vector<Completion> items;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    items.swap(completed);
-  }
+  std::lock_guard<std::mutex> lock(mu);
+  items.swap(completed);
+  return items;
+}
+
+void QueueCore::Finalize(napi_env env) {
+  if (finalized) return;
+  std::vector<Completion> items = ReleaseHandles(false);
   for (auto& c : items) {
     if (c.op) Settle(env, std::move(c.op));
   }
@@ -432,22 +452,8 @@ void QueueCore::ShutdownBlocking() {
       return;
     }
   }
-  if (io != nullptr) {
-    WaitForThreadpoolIoCallbacks(io, TRUE);
-    CloseThreadpoolIo(io);
-    io = nullptr;
-  }
-  if (handle != nullptr) {
-    Api().CloseRequestQueue(handle);
-    handle = nullptr;
-  }
-  finalized = true;
-  std::vector<Completion> items;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    items.swap(completed);
-  }
-  items.clear();  // JavaScript is gone: the ops go without calling into it (their references die with the environment)
+  // JavaScript is gone: the remaining ops go without calling into it (their references die with the environment).
+  ReleaseHandles(true);
 }
 
 // ---------------------------------------------------------------------------
@@ -554,13 +560,7 @@ bool RequestQueue::IsClosing() {
 }
 
 void RequestQueue::RequireOpen(Napi::Env env, const char* syscall) {
-  if (IsClosing()) {
-    Napi::Error error = Napi::Error::New(env, std::string(syscall) + " failed: the request queue is closed.");
-    error.Set("syscall", Napi::String::New(env, syscall));
-    error.Set("winError", Napi::Number::New(env, ERROR_INVALID_HANDLE));
-    error.Set("code", Napi::String::New(env, "ERROR_INVALID_HANDLE"));
-    throw error;
-  }
+  if (IsClosing()) throw ClosedError(env, syscall, "the request queue");
 }
 
 void RequestQueue::Start(const Napi::CallbackInfo& info) {
@@ -700,15 +700,8 @@ Napi::Value RequestQueue::SendResponse(const Napi::CallbackInfo& info) {
   std::string e = BuildResponse(spec, *built);
   if (!e.empty()) ThrowType(env, "response: " + e);
   RequireOpen(env, "HttpSendHttpResponse");
-  auto op = std::make_unique<Op>();
-  op->kind = OpKind::SendResponse;
-  op->targetId = id;
+  auto op = NewSendOp(env, OpKind::SendResponse, id, views);
   op->response = std::move(built);
-  for (const auto& v : views) {
-    napi_ref ref;
-    napi_create_reference(env, v, 1, &ref);
-    op->keepAlive.push_back(ref);
-  }
   return Launch(env, std::move(op), "HttpSendHttpResponse");
 }
 
@@ -732,15 +725,8 @@ Napi::Value RequestQueue::SendBody(const Napi::CallbackInfo& info) {
   std::string e = BuildBody(spec, *built);
   if (!e.empty()) ThrowType(env, "chunk: " + e);
   RequireOpen(env, "HttpSendResponseEntityBody");
-  auto op = std::make_unique<Op>();
-  op->kind = OpKind::SendBody;
-  op->targetId = id;
+  auto op = NewSendOp(env, OpKind::SendBody, id, views);
   op->body = std::move(built);
-  for (const auto& v : views) {
-    napi_ref ref;
-    napi_create_reference(env, v, 1, &ref);
-    op->keepAlive.push_back(ref);
-  }
   return Launch(env, std::move(op), "HttpSendResponseEntityBody");
 }
 

@@ -109,6 +109,9 @@ class QueueCore {
   // Resolves or rejects the op's promise and drops the references that kept its buffers alive.
   void Settle(napi_env env, std::unique_ptr<Op> op);
   void Finalize(napi_env env);
+  // With nothing in flight: waits for the pool's callbacks, closes the pool I/O and the queue handle,
+  // and hands back the completions not yet delivered.
+  std::vector<Completion> ReleaseHandles(bool cancelQueuedCallbacks);
   void BeginClose();
   // Teardown without JavaScript (environment cleanup or finalizer).
   void ShutdownBlocking();

@@ -88,12 +88,33 @@ void FillUnknown(const std::vector<Header>& headers, std::deque<std::string>& st
   }
 }
 
-void AddTrailerChunk(std::vector<HTTP_UNKNOWN_HEADER>& trailers, std::vector<DataChunk>& chunks) {
+// What both sends check: the final-send rules, the trailers and the body chunks.
+std::string CheckSendContent(const std::vector<Bytes>& body, const std::vector<Header>& trailers, bool moreData,
+                             bool disconnect) {
+  if (moreData && !trailers.empty()) return "trailers go only on the final send (moreData must be false)";
+  if (moreData && disconnect) return "disconnect applies only to the final send (moreData must be false)";
+  std::string e = CheckHeaders(trailers, "trailers");
+  if (!e.empty()) return e;
+  if (trailers.size() > kMaxUShort) return "too many trailers (at most 65535)";
+  return CheckBody(body, trailers.empty() ? 0 : 1);
+}
+
+// The body as memory chunks, then the trailers (if any) as one HttpDataChunkTrailers chunk.
+void AddContentChunks(const std::vector<Bytes>& body, const std::vector<Header>& trailers,
+                      std::deque<std::string>& strings, std::vector<HTTP_UNKNOWN_HEADER>& trailerStore,
+                      std::vector<DataChunk>& chunks) {
+  AddMemoryChunks(body, chunks);
+  if (trailers.empty()) return;
+  FillUnknown(trailers, strings, trailerStore);
   DataChunk c{};
   c.DataChunkType = kChunkTrailers;
-  c.Trailers.TrailerCount = static_cast<USHORT>(trailers.size());
-  c.Trailers.pTrailers = trailers.data();
+  c.Trailers.TrailerCount = static_cast<USHORT>(trailerStore.size());
+  c.Trailers.pTrailers = trailerStore.data();
   chunks.push_back(c);
+}
+
+ULONG ContentSendFlags(bool moreData, bool disconnect) {
+  return (moreData ? kSendMoreData : 0) | (disconnect ? kSendDisconnect : 0);
 }
 
 }  // namespace
@@ -190,8 +211,6 @@ std::string BuildResponse(const ResponseSpec& spec, BuiltResponse& out) {
   if (spec.opaque && !spec.body.empty()) return "an opaque (upgrade) response carries no body";
   if (spec.opaque && !spec.trailers.empty()) return "an opaque (upgrade) response carries no trailers";
   if (spec.opaque && spec.disconnect) return "an opaque (upgrade) response cannot also disconnect";
-  if (spec.moreData && !spec.trailers.empty()) return "trailers go only on the final send (moreData must be false)";
-  if (spec.moreData && spec.disconnect) return "disconnect applies only to the final send (moreData must be false)";
   if (spec.hasReason) {
     if (spec.reason.size() > kMaxUShort) return "reason is longer than 65535 bytes";
     for (unsigned char c : spec.reason) {
@@ -200,11 +219,8 @@ std::string BuildResponse(const ResponseSpec& spec, BuiltResponse& out) {
   }
   std::string e = CheckHeaders(spec.headers, "headers");
   if (!e.empty()) return e;
-  e = CheckHeaders(spec.trailers, "trailers");
-  if (!e.empty()) return e;
-  if (spec.trailers.size() > kMaxUShort) return "too many trailers (at most 65535)";
   if (spec.headers.size() > kMaxUShort) return "too many headers (at most 65535)";
-  e = CheckBody(spec.body, spec.trailers.empty() ? 0 : 1);
+  e = CheckSendContent(spec.body, spec.trailers, spec.moreData, spec.disconnect);
   if (!e.empty()) return e;
 
   HTTP_RESPONSE_V2& r = out.response;
@@ -234,38 +250,20 @@ std::string BuildResponse(const ResponseSpec& spec, BuiltResponse& out) {
   r.Headers.UnknownHeaderCount = static_cast<USHORT>(out.unknownHeaders.size());
   r.Headers.pUnknownHeaders = out.unknownHeaders.empty() ? nullptr : out.unknownHeaders.data();
 
-  AddMemoryChunks(spec.body, out.chunks);
-  if (!spec.trailers.empty()) {
-    FillUnknown(spec.trailers, out.strings, out.trailers);
-    AddTrailerChunk(out.trailers, out.chunks);
-  }
+  AddContentChunks(spec.body, spec.trailers, out.strings, out.trailers, out.chunks);
   r.EntityChunkCount = static_cast<USHORT>(out.chunks.size());
   r.pEntityChunks = out.chunks.empty() ? nullptr : reinterpret_cast<PHTTP_DATA_CHUNK>(out.chunks.data());
 
-  out.flags = 0;
+  out.flags = ContentSendFlags(spec.moreData, spec.disconnect);
   if (spec.opaque) out.flags |= kSendOpaque | kSendMoreData | kSendBufferData;
-  if (spec.moreData) out.flags |= kSendMoreData;
-  if (spec.disconnect) out.flags |= kSendDisconnect;
   return "";
 }
 
 std::string BuildBody(const BodySpec& spec, BuiltBody& out) {
-  if (spec.moreData && !spec.trailers.empty()) return "trailers go only on the final send (moreData must be false)";
-  if (spec.moreData && spec.disconnect) return "disconnect applies only to the final send (moreData must be false)";
-  std::string e = CheckHeaders(spec.trailers, "trailers");
+  std::string e = CheckSendContent(spec.body, spec.trailers, spec.moreData, spec.disconnect);
   if (!e.empty()) return e;
-  if (spec.trailers.size() > kMaxUShort) return "too many trailers (at most 65535)";
-  e = CheckBody(spec.body, spec.trailers.empty() ? 0 : 1);
-  if (!e.empty()) return e;
-
-  AddMemoryChunks(spec.body, out.chunks);
-  if (!spec.trailers.empty()) {
-    FillUnknown(spec.trailers, out.strings, out.trailers);
-    AddTrailerChunk(out.trailers, out.chunks);
-  }
-  out.flags = 0;
-  if (spec.moreData) out.flags |= kSendMoreData;
-  if (spec.disconnect) out.flags |= kSendDisconnect;
+  AddContentChunks(spec.body, spec.trailers, out.strings, out.trailers, out.chunks);
+  out.flags = ContentSendFlags(spec.moreData, spec.disconnect);
   return "";
 }
 
