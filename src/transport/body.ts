@@ -3,6 +3,7 @@ import { RequestBodyTooLargeError } from './errors.js';
 import type { BodySource, ServerRequest } from './types.js';
 
 const encoder = new TextEncoder();
+const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
 
 /** A response body as an async iterator of byte chunks, pulled one at a time. */
 export function bodyIterator(source: BodySource): AsyncIterator<Uint8Array> | undefined {
@@ -13,11 +14,7 @@ export function bodyIterator(source: BodySource): AsyncIterator<Uint8Array> | un
     return checkedChunks((source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]());
   }
   if (typeof (source as Iterable<Uint8Array>)[Symbol.iterator] === 'function') {
-    const it = (source as Iterable<Uint8Array>)[Symbol.iterator]();
-    return checkedChunks({
-      next: async () => it.next(),
-      return: async () => (it.return ? it.return() : { done: true, value: undefined }),
-    });
+    return checkedChunks((source as Iterable<Uint8Array>)[Symbol.iterator]());
   }
   throw new TypeError('a response body must be bytes, a string, an iterable or an async iterable of Uint8Array');
 }
@@ -51,21 +48,32 @@ function singleChunk(chunk: Uint8Array): AsyncIterator<Uint8Array> {
   return new SingleChunk(chunk);
 }
 
-function checkedChunks(it: AsyncIterator<unknown>): AsyncIterator<Uint8Array> {
-  return {
-    next: async () => {
-      const r = await it.next();
-      if (r.done) return { done: true, value: undefined };
-      const v = r.value;
-      if (v instanceof Uint8Array) return { done: false, value: v };
-      if (typeof v === 'string') return { done: false, value: encoder.encode(v) };
-      throw new TypeError('a response body chunk must be a Uint8Array or a string');
-    },
-    return: async () => {
-      if (it.return) await it.return();
-      return { done: true, value: undefined };
-    },
-  };
+function checkChunk(r: IteratorResult<unknown>): IteratorResult<Uint8Array> {
+  if (r.done) return DONE;
+  const v = r.value;
+  if (v instanceof Uint8Array) return r as IteratorResult<Uint8Array>;
+  if (typeof v === 'string') return { done: false, value: encoder.encode(v) };
+  throw new TypeError('a response body chunk must be a Uint8Array or a string');
+}
+
+/** Checks every chunk a body iterator yields (a string is encoded). */
+class CheckedChunks implements AsyncIterator<Uint8Array> {
+  constructor(private readonly it: AsyncIterator<unknown> | Iterator<unknown>) {}
+  next(): Promise<IteratorResult<Uint8Array>> {
+    try {
+      return Promise.resolve(this.it.next()).then(checkChunk);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    if (this.it.return) await this.it.return();
+    return DONE;
+  }
+}
+
+function checkedChunks(it: AsyncIterator<unknown> | Iterator<unknown>): AsyncIterator<Uint8Array> {
+  return new CheckedChunks(it);
 }
 
 /** Counts request body bytes and throws RequestBodyTooLargeError past the limit. */

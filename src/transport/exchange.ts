@@ -14,6 +14,7 @@ import {
   type BackendExchange,
   type Handler,
   type HandlerResult,
+  type AbortListener,
   type Logger,
   type OutgoingHeaders,
   type RawHeaders,
@@ -63,7 +64,12 @@ function isUpgrade(r: NonNullable<HandlerResult>): r is UpgradeResponse {
  * abort state through the backend's cheap hook where there is one, so the
  * request's AbortSignal is created only if a handler reads it.
  */
-class Run {
+/** Told once when an exchange is over for the queue. */
+export interface ExchangeDone {
+  exchangeDone(): void;
+}
+
+class Run implements AbortListener {
   headSent = false;
   finished = false;
   aborted = false;
@@ -75,13 +81,13 @@ class Run {
     readonly exchange: BackendExchange,
     readonly sink: ResponseSink,
     readonly ctx: ExchangeContext,
-    private readonly done: () => void,
+    private readonly done: ExchangeDone,
   ) {}
 
   follow(): void {
     const exchange = this.exchange;
     if (exchange.onAbort) {
-      exchange.onAbort((reason) => this.abort(reason));
+      exchange.onAbort(this);
       return;
     }
     const signal = exchange.request.signal;
@@ -91,6 +97,10 @@ class Run {
     }
     this.signalListener = () => this.abort(signal.reason);
     signal.addEventListener('abort', this.signalListener, { once: true });
+  }
+
+  exchangeAborted(reason: Error): void {
+    this.abort(reason);
   }
 
   abort(reason: unknown): void {
@@ -105,7 +115,7 @@ class Run {
     if (this.settled) return;
     this.settled = true;
     if (this.signalListener) this.exchange.request.signal.removeEventListener('abort', this.signalListener);
-    this.done();
+    this.done.exchangeDone();
   }
 
   check(): void {
@@ -169,18 +179,10 @@ function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
  * complete, the stream was reset, an upgraded stream closed, or the exchange
  * was aborted (whatever the handler is still doing then).
  */
-export function runExchange(exchange: BackendExchange, ctx: ExchangeContext, done: () => void): void {
+export function runExchange(exchange: BackendExchange, ctx: ExchangeContext, done: ExchangeDone): void {
   const run = new Run(exchange, exchange.response, ctx, done);
   run.follow();
-  drive(run).then(
-    () => run.settle(),
-    (err: unknown) => {
-      // Only reachable through a backend fault: report it and drop the stream.
-      if (!run.aborted) ctx.logger.error('exchange failed inside the transport', err);
-      run.reset(Http2ErrorCode.INTERNAL_ERROR);
-      run.settle();
-    },
-  );
+  void drive(run);
 }
 
 function describe(request: ServerRequest): string {
@@ -210,59 +212,68 @@ class LimitedRequest implements ServerRequest {
   get tls(): ServerRequest['tls'] { return this.original.tls; }
   get prefix(): string { return this.original.prefix; }
   get signal(): AbortSignal { return this.original.signal; }
+  get aborted(): boolean { return this.original.aborted ?? this.original.signal.aborted; }
   get capabilities(): ServerRequest['capabilities'] { return this.original.capabilities; }
 }
 
 async function drive(run: Run): Promise<void> {
-  const ctx = run.ctx;
-  const original = run.exchange.request;
-  const limit = ctx.maxRequestBodyBytes;
-  let request = original;
-  if (Number.isFinite(limit)) {
-    const declared = original.headers['content-length'];
-    if (declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
-      // The backend discards the unread body after the answer (a bounded drain), so the
-      // client reads the 413 instead of a connection reset while it is still sending.
-      await respond(run, original, plainResponse(413));
-      return;
-    }
-    request = new LimitedRequest(original, limit);
-  }
-
-  let result: HandlerResult;
   try {
-    for (const handler of ctx.handlers) {
-      const r = handler(request);
-      result = isThenable(r) ? await r : r;
-      if (result !== undefined) break;
+    const ctx = run.ctx;
+    const original = run.exchange.request;
+    const limit = ctx.maxRequestBodyBytes;
+    let request = original;
+    if (Number.isFinite(limit)) {
+      const declared = original.headers['content-length'];
+      if (declared !== undefined && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
+        // The backend discards the unread body after the answer (a bounded drain), so the
+        // client reads the 413 instead of a connection reset while it is still sending.
+        await respond(run, original, plainResponse(413));
+        return;
+      }
+      request = new LimitedRequest(original, limit);
     }
-  } catch (err) {
-    await answerError(run, request, err);
-    return;
-  }
-  if (result === undefined || result === null) {
-    await respond(run, request, plainResponse(404));
-    return;
-  }
-  if (typeof result !== 'object') {
-    await answerError(run, request, new TypeError('a handler returned something that is not a response'));
-    return;
-  }
-  if (isReset(result)) {
-    const code = result.reset;
-    if (!Number.isInteger(code) || code < 0 || code > 0xffffffff) {
-      await answerError(run, request, new RangeError(`reset code ${String(code)} is not a 32-bit unsigned integer`));
+
+    let result: HandlerResult;
+    try {
+      for (const handler of ctx.handlers) {
+        const r = handler(request);
+        result = isThenable(r) ? await r : r;
+        if (result !== undefined) break;
+      }
+    } catch (err) {
+      await answerError(run, request, err);
       return;
     }
-    if (!request.capabilities.reset) ctx.warnOnce('reset', 'this transport cannot reset a stream with an error code; the connection is dropped instead');
-    run.reset(code);
-    return;
+    if (result === undefined || result === null) {
+      await respond(run, request, plainResponse(404));
+      return;
+    }
+    if (typeof result !== 'object') {
+      await answerError(run, request, new TypeError('a handler returned something that is not a response'));
+      return;
+    }
+    if (isReset(result)) {
+      const code = result.reset;
+      if (!Number.isInteger(code) || code < 0 || code > 0xffffffff) {
+        await answerError(run, request, new RangeError(`reset code ${String(code)} is not a 32-bit unsigned integer`));
+        return;
+      }
+      if (!request.capabilities.reset) ctx.warnOnce('reset', 'this transport cannot reset a stream with an error code; the connection is dropped instead');
+      run.reset(code);
+      return;
+    }
+    if (isUpgrade(result)) {
+      await upgrade(run, request, result);
+      return;
+    }
+    await respond(run, request, result);
+  } catch (err) {
+    // Only reachable through a backend fault: report it and drop the stream.
+    if (!run.aborted) run.ctx.logger.error('exchange failed inside the transport', err);
+    run.reset(Http2ErrorCode.INTERNAL_ERROR);
+  } finally {
+    run.settle();
   }
-  if (isUpgrade(result)) {
-    await upgrade(run, request, result);
-    return;
-  }
-  await respond(run, request, result);
 }
 
 async function answerError(run: Run, request: ServerRequest, err: unknown): Promise<void> {

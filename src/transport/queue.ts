@@ -4,7 +4,7 @@
  * through the shared runner, and tracks in-flight exchanges for close().
  */
 import { BackendUnavailableError, QueueClosedError } from './errors.js';
-import { plainResponse, runExchange, type ExchangeContext } from './exchange.js';
+import { plainResponse, runExchange, type ExchangeContext, type ExchangeDone } from './exchange.js';
 import { parseUrlPrefix } from './prefix.js';
 import type {
   BackendExchange,
@@ -92,9 +92,16 @@ export async function createRequestQueue(options: RequestQueueOptions): Promise<
 }
 
 /** An exchange in flight; `finish` is set only while close() waits for it. */
-interface Running {
-  readonly exchange: BackendExchange;
-  finish: (() => void) | undefined;
+class Running implements ExchangeDone {
+  finish: (() => void) | undefined = undefined;
+  constructor(
+    readonly exchange: BackendExchange,
+    private readonly set: Set<Running>,
+  ) {}
+  exchangeDone(): void {
+    this.set.delete(this);
+    this.finish?.();
+  }
 }
 
 function finished(entry: Running): Promise<void> {
@@ -168,12 +175,9 @@ class Queue implements RequestQueue {
       ? { ...this.context, handlers: [() => plainResponse(503, undefined, true)] }
       : this.context;
     // Counted before the handlers run, so a handler sees itself in stats().
-    const entry: Running = { exchange, finish: undefined };
+    const entry = new Running(exchange, this.running);
     this.running.add(entry);
-    runExchange(exchange, context, () => {
-      this.running.delete(entry);
-      entry.finish?.();
-    });
+    runExchange(exchange, context, entry);
   }
 
   close(options: CloseOptions = {}): Promise<void> {

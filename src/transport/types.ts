@@ -68,6 +68,11 @@ export interface ServerRequest {
   readonly body: AsyncIterable<Uint8Array>;
   /** Fires when the client goes away, the stream is reset, or the queue shuts down. `signal.reason` says which. */
   readonly signal: AbortSignal;
+  /**
+   * Optional: the same as `signal.aborted`, where the backend can tell without
+   * creating the signal (backends create it lazily). Read `aborted ?? signal.aborted`.
+   */
+  readonly aborted?: boolean;
   readonly capabilities: Capabilities;
 }
 
@@ -274,11 +279,16 @@ export interface BackendExchange {
   /** Abort the request's signal (the runner calls this on queue shutdown). */
   abort(reason: unknown): void;
   /**
-   * Optional: call `listener` once when the exchange is aborted (at once if it
+   * Optional: tell `listener` once when the exchange is aborted (at once if it
    * already was), with the reason its signal carries. Lets the runner follow
    * the exchange without creating the request's AbortSignal.
    */
-  onAbort?(listener: (reason: Error) => void): void;
+  onAbort?(listener: AbortListener): void;
+}
+
+/** Receives an exchange's abort (see BackendExchange.onAbort). */
+export interface AbortListener {
+  exchangeAborted(reason: Error): void;
 }
 
 export interface BackendQueue {

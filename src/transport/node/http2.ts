@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { ClientDisconnectedError, ClientResetError, ExchangeAbortedError } from '../errors.js';
 import { CONNECTION_SPECIFIC } from '../headers.js';
 import type {
+  AbortListener,
   BackendExchange,
   Capabilities,
   HttpVersion,
@@ -166,6 +167,9 @@ class Http2Request implements ServerRequest {
   get signal(): AbortSignal {
     return this.exchange.signal();
   }
+  get aborted(): boolean {
+    return this.exchange.isAborted;
+  }
 }
 
 /** The exchange, its sink and the stream's listener target, in one object per stream. */
@@ -174,7 +178,7 @@ class Http2Exchange implements BackendExchange, ResponseSink {
   readonly body: PullBody;
   private controller: AbortController | undefined = undefined;
   private abortReason: Error | undefined = undefined;
-  private abortListener: ((reason: Error) => void) | undefined = undefined;
+  private abortListener: AbortListener | undefined = undefined;
   private serverReset = false;
   private responded = false;
   private wantsTrailers = false;
@@ -205,8 +209,12 @@ class Http2Exchange implements BackendExchange, ResponseSink {
     return this.controller.signal;
   }
 
-  onAbort(listener: (reason: Error) => void): void {
-    if (this.abortReason !== undefined) listener(this.abortReason);
+  get isAborted(): boolean {
+    return this.abortReason !== undefined;
+  }
+
+  onAbort(listener: AbortListener): void {
+    if (this.abortReason !== undefined) listener.exchangeAborted(this.abortReason);
     else this.abortListener = listener;
   }
 
@@ -217,7 +225,7 @@ class Http2Exchange implements BackendExchange, ResponseSink {
     this.controller?.abort(reason);
     const listener = this.abortListener;
     this.abortListener = undefined;
-    listener?.(reason);
+    listener?.exchangeAborted(reason);
   }
 
   abort(reason: unknown): void {

@@ -7,6 +7,16 @@
  */
 import type { Readable } from 'node:stream';
 
+type ReadableWithState = Readable & { _readableState?: { ended?: boolean } };
+
+const BODY = Symbol('body');
+type Tagged = Readable & { [BODY]?: PullBody };
+
+// One listener function for every body (no closure per request): `this` is the stream.
+function wakeBody(this: Tagged): void {
+  this[BODY]?.notify();
+}
+
 const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
 
 export interface PullBodyOptions {
@@ -23,7 +33,6 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
   private ended = false;
   private begun = false;
   private wake: (() => void) | undefined = undefined;
-  private notifier: (() => void) | undefined = undefined;
   private listening = false;
 
   constructor(
@@ -54,7 +63,8 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
     return this;
   }
 
-  private notify(): void {
+  /** @internal Wake a waiting read (a stream event, or fail()). */
+  notify(): void {
     const w = this.wake;
     this.wake = undefined;
     w?.();
@@ -63,23 +73,22 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
   private listen(): void {
     if (this.listening) return;
     this.listening = true;
-    const n = (this.notifier ??= () => this.notify());
-    const s = this.stream;
-    s.on('readable', n);
-    s.on('end', n);
-    s.on('error', n);
-    s.on('close', n);
+    const s = this.stream as Tagged;
+    s[BODY] = this;
+    s.on('readable', wakeBody);
+    s.on('end', wakeBody);
+    s.on('error', wakeBody);
+    s.on('close', wakeBody);
   }
 
   private unlisten(): void {
     if (!this.listening) return;
     this.listening = false;
-    const n = this.notifier!;
     const s = this.stream;
-    s.off('readable', n);
-    s.off('end', n);
-    s.off('error', n);
-    s.off('close', n);
+    s.off('readable', wakeBody);
+    s.off('end', wakeBody);
+    s.off('error', wakeBody);
+    s.off('close', wakeBody);
   }
 
   /** The next chunk, the end, or an error; undefined when the caller must wait. */
@@ -91,7 +100,8 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
     }
     const chunk = stream.destroyed ? null : (stream.read() as Uint8Array | null);
     if (chunk !== null) return { done: false, value: chunk };
-    if (stream.readableEnded) {
+    // Nothing buffered and the end already received: 'end' follows on a later tick, no need to wait for it.
+    if (stream.readableEnded || (!stream.destroyed && stream.readableLength === 0 && (stream as ReadableWithState)._readableState?.ended === true)) {
       this.ended = true;
       this.unlisten();
       return DONE;
