@@ -112,8 +112,9 @@ HttpApi Load() {
 }  // namespace
 
 const HttpApi& Api() {
-  static const HttpApi api = Load();
-  return api;
+  // Never destroyed: thread-pool callbacks may still read it while the process runs its exit handlers.
+  static const HttpApi* api = new HttpApi(Load());
+  return *api;
 }
 
 }  // namespace hsys

@@ -74,6 +74,10 @@ void AllocateReceiveBuffer(Op* op, ULONG size) {
 
 }  // namespace
 
+QueueCore::~QueueCore() {
+  if (handle != nullptr) Api().CloseRequestQueue(handle);
+}
+
 // ---------------------------------------------------------------------------
 // Pool-thread side
 
@@ -527,19 +531,21 @@ RequestQueue::RequestQueue(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Re
     ctx.queueName = name;
     ThrowWin32(env, "HttpCreateRequestQueue", rc, ctx);
   }
+  // Owned from here: if anything below throws, the handle is closed with it.
+  auto core = std::make_unique<QueueCore>();
+  core->env = env;
+  core->handle = handle;
+  // Synchronous completions are handled inline (as ASP.NET Core's HttpSys server does); no packet follows them.
+  core->skipOnSuccess =
+      SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) !=
+      FALSE;
+  core->created = created;
+  core->name = name;
   // A data property (not a prototype accessor), so reading it off a foreign receiver cannot fail.
   info.This().As<Napi::Object>().DefineProperty(
       Napi::PropertyDescriptor::Value("created", Napi::Boolean::New(env, created), napi_enumerable));
-  core_ = new QueueCore();
-  core_->env = env;
-  core_->handle = handle;
-  // Synchronous completions are handled inline (as ASP.NET Core's HttpSys server does); no packet follows them.
-  core_->skipOnSuccess =
-      SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) !=
-      FALSE;
-  core_->created = created;
-  core_->name = name;
   TagInstance<RequestQueue>(info.This());
+  core_ = core.release();
 }
 
 RequestQueue::~RequestQueue() {

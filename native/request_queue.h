@@ -61,6 +61,12 @@ struct Completion {
 
 class QueueCore {
  public:
+  QueueCore() = default;
+  QueueCore(const QueueCore&) = delete;
+  QueueCore& operator=(const QueueCore&) = delete;
+  // Normally ReleaseHandles has closed the handle already; this covers a constructor that failed half-way.
+  ~QueueCore();
+
   napi_env env = nullptr;
   HANDLE handle = nullptr;
   bool created = false;
