@@ -169,7 +169,6 @@ function hostMatches(prefix: UrlPrefix, target: RouteTarget): boolean {
   return target.localAddress !== undefined && normaliseAddress(target.localAddress) === wanted;
 }
 
-const CLASS_ORDER: readonly (readonly PrefixHostKind[])[] = [['strong'], ['name', 'ipv4', 'ipv6'], ['weak']];
 
 /**
  * Pick the prefix that serves a request, or undefined (Http.sys answers 404).
@@ -179,17 +178,23 @@ export function matchUrlPrefix<T extends { readonly prefix: UrlPrefix }>(
   entries: Iterable<T>,
   target: RouteTarget,
 ): T | undefined {
-  const candidates = [...entries].filter(
-    (e) => e.prefix.scheme === target.scheme && e.prefix.port === target.port && pathUnderPrefix(target.path, e.prefix.path),
-  );
-  for (const kinds of CLASS_ORDER) {
-    let best: T | undefined;
-    for (const e of candidates) {
-      if (!kinds.includes(e.prefix.hostKind)) continue;
-      if ((e.prefix.hostKind !== 'strong' && e.prefix.hostKind !== 'weak') && !hostMatches(e.prefix, target)) continue;
-      if (best === undefined || e.prefix.path.length > best.prefix.path.length) best = e;
+  // One pass, no allocations beyond lower-casing: the best prefix of each class, longest path first.
+  const path = target.path.toLowerCase();
+  let strong: T | undefined;
+  let named: T | undefined;
+  let weak: T | undefined;
+  for (const e of entries) {
+    const p = e.prefix;
+    if (p.scheme !== target.scheme || p.port !== target.port) continue;
+    const pre = p.path.toLowerCase();
+    if (!path.startsWith(pre) && !(pre.length === path.length + 1 && pre.endsWith('/') && pre.startsWith(path))) continue;
+    if (p.hostKind === 'strong') {
+      if (strong === undefined || p.path.length > strong.prefix.path.length) strong = e;
+    } else if (p.hostKind === 'weak') {
+      if (weak === undefined || p.path.length > weak.prefix.path.length) weak = e;
+    } else if (hostMatches(p, target)) {
+      if (named === undefined || p.path.length > named.prefix.path.length) named = e;
     }
-    if (best !== undefined) return best;
   }
-  return undefined;
+  return strong ?? named ?? weak;
 }

@@ -104,7 +104,7 @@ function peerOf(session: Http2Session | undefined, port: number): Peer {
 function joinFlat(flat: readonly string[]): Record<string, string> {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    const name = flat[i]!.toLowerCase();
+    const name = flat[i]!; // HTTP/2 field names arrive lower-case (nghttp2 refuses others)
     if (name.charCodeAt(0) === 58 /* ':' */) continue;
     const value = flat[i + 1]!;
     const prev = out[name];
@@ -116,7 +116,7 @@ function joinFlat(flat: readonly string[]): Record<string, string> {
 function pairFlat(flat: readonly string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    const name = flat[i]!.toLowerCase();
+    const name = flat[i]!;
     if (name.charCodeAt(0) !== 58 /* ':' */) out.push([name, flat[i + 1]!]);
   }
   return out;

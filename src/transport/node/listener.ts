@@ -41,6 +41,28 @@ function seconds(value: number | undefined, fallbackMs: number): number {
 
 const listeners = new Map<number, Listener>();
 
+/** Open streams of an HTTP/2 session and the idle timer that runs while there are none. */
+interface SessionIdle {
+  open: number;
+  timer: NodeJS.Timeout | undefined;
+  readonly ms: number;
+}
+
+function armIdle(session: Http2Session, idle: SessionIdle): void {
+  if (idle.timer !== undefined) clearTimeout(idle.timer);
+  idle.timer = setTimeout(closeIdle, idle.ms, session, idle);
+  idle.timer.unref();
+}
+
+function closeIdle(session: Http2Session, idle: SessionIdle): void {
+  idle.timer = undefined;
+  if (idle.open > 0 || session.destroyed) return;
+  session.close();
+  const force = setTimeout(() => session.destroy(), idle.ms);
+  force.unref();
+  session.once('close', () => clearTimeout(force));
+}
+
 /** Get the listener for a port, creating it (and binding the port) if this process has none yet. */
 export async function acquireListener(options: ListenerOptions, owner: object): Promise<Listener> {
   if (options.port !== 0) {
@@ -77,7 +99,7 @@ export class Listener {
   private readonly http2: http2.Http2Server;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
-  private readonly openStreams = new WeakMap<Http2Session, number>();
+  private readonly idle = new WeakMap<Http2Session, SessionIdle>();
   private readonly context: ListenerContext;
   private listening = false;
   private destroyed = false;
@@ -95,7 +117,10 @@ export class Listener {
       maxHeaderBytes: options.maxHeaderBytes,
       logger: options.logger,
       route,
-      streamClosed: (session) => this.openStreams.set(session, (this.openStreams.get(session) ?? 1) - 1),
+      streamClosed: (session) => {
+        const idle = this.idle.get(session);
+        if (idle !== undefined && --idle.open === 0 && !session.destroyed) armIdle(session, idle);
+      },
     };
     const idleMs = seconds(options.timeouts?.idleConnection, 120_000);
     this.http1 = http.createServer({
@@ -121,27 +146,30 @@ export class Listener {
       session.once('close', () => this.sessions.delete(session));
       // Idle connections (no stream open) close after the idle timeout, as on Http.sys;
       // this also releases connections that a protocol error left open behind its GOAWAY.
+      // The timer runs only while no stream is open (a session timeout would be re-armed
+      // on every frame read or written).
       if (idleMs > 0) {
-        // Http2Session.setTimeout registers its callback once: re-arm with it each time.
-        const onIdle = (): void => {
-          if ((this.openStreams.get(session) ?? 0) > 0) {
-            // A quiet long-lived stream is not idleness: look again one period later.
-            session.setTimeout(idleMs, onIdle);
-            return;
-          }
-          session.close();
-          const force = setTimeout(() => session.destroy(), idleMs);
-          force.unref();
-          session.once('close', () => clearTimeout(force));
-        };
-        session.setTimeout(idleMs, onIdle);
+        const idle: SessionIdle = { open: 0, timer: undefined, ms: idleMs };
+        this.idle.set(session, idle);
+        armIdle(session, idle);
+        session.once('close', () => {
+          if (idle.timer) clearTimeout(idle.timer);
+          idle.timer = undefined;
+        });
       }
     });
     this.http2.on(
       'stream',
       (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
         const session = stream.session;
-        if (session) this.openStreams.set(session, (this.openStreams.get(session) ?? 0) + 1);
+        const idle = session ? this.idle.get(session) : undefined;
+        if (idle !== undefined) {
+          idle.open++;
+          if (idle.timer !== undefined) {
+            clearTimeout(idle.timer);
+            idle.timer = undefined;
+          }
+        }
         handleHttp2Stream(stream, headers, rawHeaders, this.context);
       },
     );

@@ -70,14 +70,15 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
     w?.();
   }
 
+  // Listeners stay on once the body ended or failed (the stream is done with); only
+  // return() takes them off, so a stream whose body is left unread can be drained.
   private listen(): void {
     if (this.listening) return;
     this.listening = true;
     const s = this.stream as Tagged;
     s[BODY] = this;
+    // 'readable' also fires when the end arrives; 'close' follows every error.
     s.on('readable', wakeBody);
-    s.on('end', wakeBody);
-    s.on('error', wakeBody);
     s.on('close', wakeBody);
   }
 
@@ -86,30 +87,23 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
     this.listening = false;
     const s = this.stream;
     s.off('readable', wakeBody);
-    s.off('end', wakeBody);
-    s.off('error', wakeBody);
     s.off('close', wakeBody);
   }
 
   /** The next chunk, the end, or an error; undefined when the caller must wait. */
   private poll(): IteratorResult<Uint8Array> | undefined {
     const stream = this.stream;
-    if (this.error) {
-      this.unlisten();
-      throw this.error;
-    }
+    if (this.error) throw this.error;
     const chunk = stream.destroyed ? null : (stream.read() as Uint8Array | null);
     if (chunk !== null) return { done: false, value: chunk };
     // Nothing buffered and the end already received: 'end' follows on a later tick, no need to wait for it.
     if (stream.readableEnded || (!stream.destroyed && stream.readableLength === 0 && (stream as ReadableWithState)._readableState?.ended === true)) {
       this.ended = true;
-      this.unlisten();
       return DONE;
     }
     const errored = stream.errored;
     if (errored || stream.destroyed) {
       this.error ??= this.closedError?.() ?? (errored instanceof Error ? errored : new Error('the request body ended early: the stream closed'));
-      this.unlisten();
       throw this.error;
     }
     return undefined;
