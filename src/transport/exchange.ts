@@ -7,7 +7,7 @@
 import type { Duplex } from 'node:stream';
 import { bodyIterator, fixedBodyLength, limitBody } from './body.js';
 import { ExchangeAbortedError, HttpError } from './errors.js';
-import { headerValue, normaliseOutgoingHeaders } from './headers.js';
+import { headerValue, normaliseFrozenHeaders, normaliseOutgoingHeaders } from './headers.js';
 import {
   Http2ErrorCode,
   StreamResetError,
@@ -323,9 +323,9 @@ async function upgrade(run: Run, request: ServerRequest, result: UpgradeResponse
 const encoder = new TextEncoder();
 
 /** Trailers given as headers, checked; null when they are invalid (the streamed path then reports them as it always does). */
-function staticTrailers(trailers: OutgoingHeaders): [string, string][] | null {
+function staticTrailers(trailers: OutgoingHeaders): RawHeaders | null {
   try {
-    return normaliseOutgoingHeaders(trailers);
+    return normaliseFrozenHeaders(trailers);
   } catch {
     return null;
   }
@@ -344,7 +344,7 @@ async function respond(run: Run, request: ServerRequest, result: ServerResponse)
   let trailers = result.trailers;
   const whole = run.sink.respond;
   let wholeBody: Uint8Array | undefined;
-  let wholeTrailers: [string, string][] | null | undefined;
+  let wholeTrailers: RawHeaders | null | undefined;
   try {
     headers = normaliseOutgoingHeaders(result.headers);
     if (trailers !== undefined && trailers !== null && !request.capabilities.trailers) {
@@ -372,7 +372,13 @@ async function respond(run: Run, request: ServerRequest, result: ServerResponse)
   }
   if (wholeBody !== undefined) {
     const sent = run.respondWhole(whole!, status, result.reason, headers, wholeBody, wholeTrailers ?? undefined);
-    if (sent !== undefined) await sent.catch(() => undefined);
+    if (sent !== undefined) {
+      try {
+        await sent;
+      } catch {
+        // The transport went away while finishing; the backend has already released the stream.
+      }
+    }
     return;
   }
   const withTrailers = trailers !== undefined && trailers !== null;

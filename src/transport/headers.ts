@@ -37,6 +37,23 @@ export function normaliseOutgoingHeaders(headers: OutgoingHeaders | undefined): 
   return out;
 }
 
+const frozenCache = new WeakMap<object, readonly (readonly [string, string])[]>();
+
+/**
+ * normaliseOutgoingHeaders for header sets reused across responses: a frozen
+ * record or pair list is checked once and its pairs reused (the result must not
+ * be changed). Anything else is normalised afresh.
+ */
+export function normaliseFrozenHeaders(headers: OutgoingHeaders | undefined): readonly (readonly [string, string])[] {
+  if (headers === undefined || headers === null || !Object.isFrozen(headers)) return normaliseOutgoingHeaders(headers);
+  let pairs = frozenCache.get(headers);
+  if (pairs === undefined) {
+    pairs = Object.freeze(normaliseOutgoingHeaders(headers).map((p) => Object.freeze(p)));
+    frozenCache.set(headers, pairs);
+  }
+  return pairs;
+}
+
 /** Join repeated request fields the way the contract describes: ", " in general, "; " for cookie. */
 export function joinIncomingHeaders(raw: RawHeaders): IncomingHeaders {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;

@@ -182,6 +182,7 @@ class Http2Exchange implements BackendExchange, ResponseSink {
   private serverReset = false;
   private responded = false;
   private wantsTrailers = false;
+  private finishing: (() => void) | undefined = undefined;
   private trailers: RawHeaders | undefined = undefined;
   private readonly session: Http2Session | undefined;
 
@@ -244,6 +245,7 @@ class Http2Exchange implements BackendExchange, ResponseSink {
 
   closed(): void {
     const stream = this.stream;
+    this.finished();
     if (this.session !== undefined) this.ctx.streamClosed?.(this.session);
     if (stream.writableFinished && this.responded && !this.serverReset) return;
     if (this.serverReset) this.fire(new ExchangeAbortedError('the server reset the stream'));
@@ -323,15 +325,20 @@ class Http2Exchange implements BackendExchange, ResponseSink {
   private finish(body: Uint8Array | undefined): Promise<void> {
     const stream = this.stream;
     return new Promise<void>((resolve) => {
-      const done = (): void => {
-        stream.off('close', done);
-        if (!this.wantsTrailers) this.closeUnreadBody();
-        resolve();
-      };
-      stream.once('close', done);
-      if (body === undefined) stream.end(done);
-      else stream.end(body, done);
+      this.finishing = resolve;
+      stream.on('finish', onStreamFinish);
+      if (body === undefined) stream.end();
+      else stream.end(body);
     });
+  }
+
+  /** The writable side finished, or the stream closed: the response is over. */
+  finished(): void {
+    const resolve = this.finishing;
+    if (resolve === undefined) return;
+    this.finishing = undefined;
+    if (!this.wantsTrailers) this.closeUnreadBody();
+    resolve();
   }
 
   sendTrailers(): void {
@@ -374,6 +381,9 @@ function onStreamAborted(this: Tagged): void {
 }
 function onStreamClose(this: Tagged): void {
   this[EXCHANGE]?.closed();
+}
+function onStreamFinish(this: Tagged): void {
+  this[EXCHANGE]?.finished();
 }
 function onWantTrailers(this: Tagged): void {
   this[EXCHANGE]?.sendTrailers();
