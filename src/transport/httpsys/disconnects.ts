@@ -30,19 +30,15 @@ export class DisconnectWatcher {
       const set = new Set<() => void>();
       listeners = set;
       this.waits.set(connectionId, set);
-      wait.then(
-        () => {
-          this.waits.delete(connectionId);
-          if (this.closed) return;
-          for (const fn of set) fn();
-          set.clear();
-        },
-        () => {
-          // The wait ends with an error when the queue closes; nobody is told.
-          this.waits.delete(connectionId);
-          set.clear();
-        },
-      );
+      // Any end of the wait means the connection is unusable: a clean completion when it closes, an
+      // error such as ERROR_CONNECTION_INVALID (1229) when it was already gone before the wait began.
+      // Only the queue closing (which sets `closed` first) ends a wait without telling anyone.
+      const ended = (): void => {
+        if (this.waits.get(connectionId) === set) this.waits.delete(connectionId);
+        if (!this.closed) for (const fn of set) fn();
+        set.clear();
+      };
+      wait.then(ended, ended);
     }
     const set = listeners;
     set.add(onGone);
