@@ -69,6 +69,24 @@ test('HTTP/1.1 streams without a length are chunk-framed; HTTP/1.0 closes instea
   const c = prepareResponseHeaders([], { ...h11, httpVersion: '1.0' });
   assert.equal(c.chunked, false);
   assert.equal(c.closeAfter, true);
+  assert.deepEqual(pairs(c.flat), [['connection', 'close']]);
+});
+
+test('an HTTP/1.0 client never gets chunk framing, even when the handler asks for it', () => {
+  const p = prepareResponseHeaders(
+    [
+      ['transfer-encoding', 'chunked'],
+      ['connection', 'keep-alive'],
+      ['content-type', 'text/plain'],
+    ],
+    { ...h11, httpVersion: '1.0' },
+  );
+  assert.equal(p.chunked, false);
+  assert.equal(p.closeAfter, true);
+  assert.deepEqual(pairs(p.flat), [
+    ['content-type', 'text/plain'],
+    ['connection', 'close'],
+  ]);
 });
 
 test('HTTP/2 drops connection-specific fields and never chunk-frames', () => {

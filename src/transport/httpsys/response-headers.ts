@@ -98,7 +98,6 @@ export function prepareResponseHeaders(headers: RawHeaders, ctx: ResponseContext
   const joined = new Map<string, string>();
   const order: [string, string][] = [];
   let hasLength = false;
-  let teChunked = false;
   for (const [rawName, rawValue] of headers) {
     const name = rawName.toLowerCase();
     if (name.startsWith(':')) continue;
@@ -111,7 +110,6 @@ export function prepareResponseHeaders(headers: RawHeaders, ctx: ResponseContext
     }
     if (name === 'transfer-encoding') {
       // Framing is decided here; a handler's own transfer-encoding is not passed through.
-      if (/(^|,)\s*chunked\s*$/i.test(value)) teChunked = true;
       continue;
     }
     if (KNOWN_RESPONSE_HEADERS.has(name) && !NEVER_JOINED.has(name)) {
@@ -137,11 +135,16 @@ export function prepareResponseHeaders(headers: RawHeaders, ctx: ResponseContext
     if (ctx.mode === 'whole') {
       if (!hasLength) flat.push('content-length', String(ctx.length ?? 0));
     } else if (!hasLength && !ctx.http2) {
-      if (ctx.httpVersion === '1.1' || teChunked) {
+      // Http.sys frames nothing itself: a body sent with MORE_DATA and no length goes out as written.
+      // HTTP/1.1 gets chunk framing; an HTTP/1.0 client cannot read chunks (RFC 9112 section 7), even
+      // when the handler asked for them, so its body ends when the connection closes.
+      if (ctx.httpVersion === '1.1') {
         chunked = true;
         flat.push('transfer-encoding', 'chunked');
       } else {
         closeAfter = true;
+        for (let i = flat.length - 2; i >= 0; i -= 2) if (flat[i] === 'connection') flat.splice(i, 2);
+        flat.push('connection', 'close');
       }
     }
   }
