@@ -18,9 +18,10 @@ test('upgrade only for HTTP/1.1 requests without a body on a host with opaque se
   assert.equal(exchangeCapabilities(wine8, { httpVersion: '1.1', http2: false, hasBody: false }).upgrade, false);
 });
 
-test('reset and streaming follow the host', () => {
+test('reset only on HTTP/2 where the host has it; streaming follows the host', () => {
+  assert.equal(exchangeCapabilities(windows2022, { httpVersion: '2.0', http2: true, hasBody: false }).reset, true);
   const w = exchangeCapabilities(windows2022, { httpVersion: '1.1', http2: false, hasBody: false });
-  assert.equal(w.reset, true);
+  assert.equal(w.reset, false, 'HTTP/1.1 has no RST_STREAM');
   assert.equal(w.streaming, true);
   assert.equal(w.http2, false);
   const v = exchangeCapabilities(wine8, { httpVersion: '1.1', http2: false, hasBody: false });

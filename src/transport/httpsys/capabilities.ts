@@ -11,14 +11,15 @@ export interface RequestShape {
 
 /**
  * Trailers only on HTTP/2 where the host has them (Http.sys has no HTTP/1.1
- * chunked trailers); reset where the host has it; upgrade where opaque sends
+ * chunked trailers); reset on HTTP/2 where the host has it; upgrade where opaque sends
  * work and the request is HTTP/1.1 without a body; streaming where
  * HttpSendResponseEntityBody works.
  */
 export function exchangeCapabilities(host: NativeCapabilities, request: RequestShape): Capabilities {
   return {
     trailers: request.http2 && host.trailers,
-    reset: host.reset,
+    // RST_STREAM exists only on HTTP/2; on HTTP/1.x a reset can only drop the connection.
+    reset: request.http2 && host.reset,
     upgrade: host.opaqueUpgrade && !request.http2 && request.httpVersion === '1.1' && !request.hasBody,
     http2: request.http2,
     streaming: host.streamingResponses,

@@ -96,7 +96,8 @@ abstract class SinkBase implements ResponseSink {
     const { queue, id, host, logger } = this.io;
     // Closing the queue handle cancels whatever is left.
     if (this.io.queueClosing()) return;
-    if (code !== undefined && host.reset) {
+    // HttpSetRequestProperty(StreamError) means something only on HTTP/2; on HTTP/1.x cancelling drops the connection.
+    if (code !== undefined && host.reset && this.io.http2) {
       try {
         queue.reset(id, code);
         return;
