@@ -96,6 +96,8 @@ abstract class SinkBase implements ResponseSink {
     const { queue, id, host, logger } = this.io;
     // Closing the queue handle cancels whatever is left.
     if (this.io.queueClosing()) return;
+    // A send already failed because the connection is gone: there is nothing left to cancel.
+    if (this.failure !== undefined && isConnectionGone(this.failure)) return;
     // HttpSetRequestProperty(StreamError) means something only on HTTP/2; on HTTP/1.x cancelling drops the connection.
     if (code !== undefined && host.reset && this.io.http2) {
       try {
