@@ -206,8 +206,16 @@ export class StreamingSink extends SinkBase {
     if (end) this.finish();
   }
 
-  private send(body: Uint8Array[]): Promise<void> {
-    const p = this.io.queue.sendBody(this.io.id, { body, moreData: true }).then(
+  private send(body: Uint8Array[]): void {
+    let sending: Promise<void>;
+    try {
+      sending = this.io.queue.sendBody(this.io.id, { body, moreData: true });
+    } catch (err) {
+      // Refused before reaching Http.sys (e.g. the queue handle is closing): the same as a failed send.
+      this.fail(err, 'sending the response body');
+      return;
+    }
+    const p: Promise<void> = sending.then(
       () => {
         const i = this.inFlight.indexOf(p);
         if (i >= 0) this.inFlight.splice(i, 1);
@@ -219,14 +227,13 @@ export class StreamingSink extends SinkBase {
       },
     );
     this.inFlight.push(p);
-    return p;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
     this.throwIfFailed();
     if (this.state !== 'open') throw new Error('write before the response head');
     if (!this.bodyAllowed || chunk.byteLength === 0) return;
-    void this.send(this.chunked ? chunkFrame(chunk) : [chunk]);
+    this.send(this.chunked ? chunkFrame(chunk) : [chunk]);
     while (this.inFlight.length >= this.io.maxSendsInFlight) await this.inFlight[0];
     this.throwIfFailed();
   }

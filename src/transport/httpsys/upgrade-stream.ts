@@ -9,6 +9,15 @@ import { toHttpSysError } from './errors.js';
 import type { ExchangeIo } from './exchange-io.js';
 import { BODY_READ_SIZE } from './request-body.js';
 
+/** Runs an addon call so that a synchronous throw (e.g. the handle is closing) becomes a rejection. */
+function attempt<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return call();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 export function openUpgradedStream(io: ExchangeIo): Duplex {
   const { queue, id } = io;
   let reading = false;
@@ -25,7 +34,7 @@ export function openUpgradedStream(io: ExchangeIo): Duplex {
     read(): void {
       if (reading) return;
       reading = true;
-      queue.readBody(id, BODY_READ_SIZE).then(
+      attempt(() => queue.readBody(id, BODY_READ_SIZE)).then(
         (chunk) => {
           reading = false;
           // A zero-length read also means the peer closed its side.
@@ -45,7 +54,7 @@ export function openUpgradedStream(io: ExchangeIo): Duplex {
       );
     },
     write(chunk: Buffer, _encoding, callback): void {
-      queue.sendBody(id, { body: [chunk], moreData: true }).then(
+      attempt(() => queue.sendBody(id, { body: [chunk], moreData: true })).then(
         () => callback(),
         (err: unknown) => {
           const e = toHttpSysError(err, 'writing to the upgraded connection');
@@ -55,7 +64,7 @@ export function openUpgradedStream(io: ExchangeIo): Duplex {
       );
     },
     writev(chunks, callback): void {
-      queue.sendBody(id, { body: chunks.map((c) => c.chunk as Buffer), moreData: true }).then(
+      attempt(() => queue.sendBody(id, { body: chunks.map((c) => c.chunk as Buffer), moreData: true })).then(
         () => callback(),
         (err: unknown) => {
           const e = toHttpSysError(err, 'writing to the upgraded connection');
@@ -66,7 +75,7 @@ export function openUpgradedStream(io: ExchangeIo): Duplex {
     },
     final(callback): void {
       closedByUs = true;
-      queue.sendBody(id, { moreData: false, disconnect: true }).then(
+      attempt(() => queue.sendBody(id, { moreData: false, disconnect: true })).then(
         () => {
           settle();
           callback();
@@ -90,7 +99,7 @@ export function openUpgradedStream(io: ExchangeIo): Duplex {
             cancelled = false;
           }
         }
-        if (!cancelled) queue.sendBody(id, { moreData: false, disconnect: true }).catch(() => undefined);
+        if (!cancelled) attempt(() => queue.sendBody(id, { moreData: false, disconnect: true })).catch(() => undefined);
       }
       settle();
       callback(err);
