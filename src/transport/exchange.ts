@@ -217,6 +217,7 @@ class LimitedRequest implements ServerRequest {
 }
 
 async function drive(run: Run): Promise<void> {
+  let handedOver = false;
   try {
     const ctx = run.ctx;
     const original = run.exchange.request;
@@ -266,15 +267,22 @@ async function drive(run: Run): Promise<void> {
       await upgrade(run, request, result);
       return;
     }
-    await respond(run, request, result);
+    // The response may take as long as the stream lives: hand over, so this frame is not held for it.
+    handedOver = true;
+    void respond(run, request, result, true);
   } catch (err) {
-    // Only reachable through a backend fault: report it and drop the stream.
-    if (!run.aborted) run.ctx.logger.error('exchange failed inside the transport', err);
-    run.reset(Http2ErrorCode.INTERNAL_ERROR);
+    transportFault(run, err);
   } finally {
-    run.settle();
+    if (!handedOver) run.settle();
   }
 }
+
+/** Only reachable through a backend fault: report it and drop the stream. */
+function transportFault(run: Run, err: unknown): void {
+  if (!run.aborted) run.ctx.logger.error('exchange failed inside the transport', err);
+  run.reset(Http2ErrorCode.INTERNAL_ERROR);
+}
+
 
 async function answerError(run: Run, request: ServerRequest, err: unknown): Promise<void> {
   if (run.aborted) return; // the client or the queue ended it; nothing to answer
@@ -331,118 +339,130 @@ function staticTrailers(trailers: OutgoingHeaders): RawHeaders | null {
   }
 }
 
-async function respond(run: Run, request: ServerRequest, result: ServerResponse): Promise<void> {
-  const status = result.status;
-  if (!Number.isInteger(status) || status < 200 || status > 999) {
-    await answerError(run, request, new RangeError(`response status ${String(status)} is not a final status (200-999)`));
-    return;
-  }
-  let headers: [string, string][];
-  let body: AsyncIterator<Uint8Array> | undefined;
-  const source = result.body;
-  const noBody = request.method === 'HEAD' || status === 204 || status === 304;
-  let trailers = result.trailers;
-  const whole = run.sink.respond;
-  let wholeBody: Uint8Array | undefined;
-  let wholeTrailers: RawHeaders | null | undefined;
+/**
+ * Send a response. With `last`, this is the exchange's final step: it settles
+ * the exchange when done and handles transport faults itself (never rejects),
+ * so no caller's frame has to stay suspended for a long-lived response.
+ */
+async function respond(run: Run, request: ServerRequest, result: ServerResponse, last = false): Promise<void> {
   try {
-    headers = normaliseOutgoingHeaders(result.headers);
-    if (trailers !== undefined && trailers !== null && !request.capabilities.trailers) {
-      run.ctx.warnOnce('trailers', `trailers were dropped: this transport cannot send them on HTTP/${request.httpVersion}`);
-      trailers = undefined;
+    const status = result.status;
+    if (!Number.isInteger(status) || status < 200 || status > 999) {
+      await answerError(run, request, new RangeError(`response status ${String(status)} is not a final status (200-999)`));
+      return;
     }
-    // A body and trailers known up front go out in one sink call where the backend can do that.
-    if (whole !== undefined && !noBody && typeof trailers !== 'function' && (source instanceof Uint8Array || typeof source === 'string')) {
-      wholeTrailers = trailers === undefined || trailers === null ? undefined : staticTrailers(trailers);
-      if (wholeTrailers !== null) {
-        wholeBody = typeof source === 'string' ? encoder.encode(source) : source;
-        if (wholeTrailers === undefined && headerValue(headers, 'content-length') === undefined) {
-          headers.push(['content-length', String(wholeBody.byteLength)]);
+    let headers: [string, string][];
+    let body: AsyncIterator<Uint8Array> | undefined;
+    const source = result.body;
+    const noBody = request.method === 'HEAD' || status === 204 || status === 304;
+    let trailers = result.trailers;
+    const whole = run.sink.respond;
+    let wholeBody: Uint8Array | undefined;
+    let wholeTrailers: RawHeaders | null | undefined;
+    try {
+      headers = normaliseOutgoingHeaders(result.headers);
+      if (trailers !== undefined && trailers !== null && !request.capabilities.trailers) {
+        run.ctx.warnOnce('trailers', `trailers were dropped: this transport cannot send them on HTTP/${request.httpVersion}`);
+        trailers = undefined;
+      }
+      // A body and trailers known up front go out in one sink call where the backend can do that.
+      if (whole !== undefined && !noBody && typeof trailers !== 'function' && (source instanceof Uint8Array || typeof source === 'string')) {
+        wholeTrailers = trailers === undefined || trailers === null ? undefined : staticTrailers(trailers);
+        if (wholeTrailers !== null) {
+          wholeBody = typeof source === 'string' ? encoder.encode(source) : source;
+          if (wholeTrailers === undefined && headerValue(headers, 'content-length') === undefined) {
+            headers.push(['content-length', String(wholeBody.byteLength)]);
+          }
+        }
+      }
+      if (wholeBody === undefined) body = noBody ? undefined : bodyIterator(source);
+      if (noBody && source !== undefined && source !== null) {
+        const it = bodyIterator(source);
+        void it?.return?.()?.catch(() => undefined);
+      }
+    } catch (err) {
+      await answerError(run, request, err);
+      return;
+    }
+    if (wholeBody !== undefined) {
+      const sent = run.respondWhole(whole!, status, result.reason, headers, wholeBody, wholeTrailers ?? undefined);
+      if (sent !== undefined) {
+        try {
+          await sent;
+        } catch {
+          // The transport went away while finishing; the backend has already released the stream.
+        }
+      }
+      return;
+    }
+    const withTrailers = trailers !== undefined && trailers !== null;
+    // Bytes known up front get a Content-Length (also for HEAD, which announces what GET would send).
+    const length = fixedBodyLength(source);
+    const announces = body !== undefined || (request.method === 'HEAD' && status !== 204 && status !== 304 && length !== 0);
+    if (length !== undefined && !withTrailers && announces && headerValue(headers, 'content-length') === undefined) {
+      headers.push(['content-length', String(length)]);
+    }
+    if (body === undefined && !withTrailers) {
+      const sent = run.head(status, result.reason, headers, true, false);
+      if (sent !== undefined) await sent;
+      return;
+    }
+    const sent = run.head(status, result.reason, headers, false, withTrailers);
+    if (sent !== undefined) await sent;
+    if (body !== undefined) {
+      for (;;) {
+        let r: IteratorResult<Uint8Array>;
+        try {
+          r = await body.next();
+        } catch (err) {
+          if (run.aborted) return;
+          if (err instanceof StreamResetError) {
+            run.reset(err.code);
+            return;
+          }
+          run.ctx.logger.error(`response body failed for ${describe(request)}`, err);
+          run.reset(Http2ErrorCode.INTERNAL_ERROR);
+          return;
+        }
+        if (r.done) break;
+        if (r.value.byteLength === 0) continue;
+        try {
+          const wait = run.write(r.value);
+          if (wait !== undefined) await wait;
+        } catch {
+          // The transport went away (client gone, reset, queue closed): stop pulling.
+          void Promise.resolve(body.return?.()).catch(() => undefined);
+          run.reset(Http2ErrorCode.CANCEL);
+          return;
         }
       }
     }
-    if (wholeBody === undefined) body = noBody ? undefined : bodyIterator(source);
-    if (noBody && source !== undefined && source !== null) {
-      const it = bodyIterator(source);
-      void it?.return?.()?.catch(() => undefined);
-    }
-  } catch (err) {
-    await answerError(run, request, err);
-    return;
-  }
-  if (wholeBody !== undefined) {
-    const sent = run.respondWhole(whole!, status, result.reason, headers, wholeBody, wholeTrailers ?? undefined);
-    if (sent !== undefined) {
+    let trailerPairs: [string, string][] | undefined;
+    if (withTrailers) {
       try {
-        await sent;
-      } catch {
-        // The transport went away while finishing; the backend has already released the stream.
-      }
-    }
-    return;
-  }
-  const withTrailers = trailers !== undefined && trailers !== null;
-  // Bytes known up front get a Content-Length (also for HEAD, which announces what GET would send).
-  const length = fixedBodyLength(source);
-  const announces = body !== undefined || (request.method === 'HEAD' && status !== 204 && status !== 304 && length !== 0);
-  if (length !== undefined && !withTrailers && announces && headerValue(headers, 'content-length') === undefined) {
-    headers.push(['content-length', String(length)]);
-  }
-  if (body === undefined && !withTrailers) {
-    const sent = run.head(status, result.reason, headers, true, false);
-    if (sent !== undefined) await sent;
-    return;
-  }
-  const sent = run.head(status, result.reason, headers, false, withTrailers);
-  if (sent !== undefined) await sent;
-  if (body !== undefined) {
-    for (;;) {
-      let r: IteratorResult<Uint8Array>;
-      try {
-        r = await body.next();
+        const t = typeof trailers === 'function' ? await trailers() : trailers;
+        trailerPairs = normaliseOutgoingHeaders(t ?? undefined);
       } catch (err) {
         if (run.aborted) return;
         if (err instanceof StreamResetError) {
           run.reset(err.code);
           return;
         }
-        run.ctx.logger.error(`response body failed for ${describe(request)}`, err);
+        run.ctx.logger.error(`trailers failed for ${describe(request)}`, err);
         run.reset(Http2ErrorCode.INTERNAL_ERROR);
         return;
       }
-      if (r.done) break;
-      if (r.value.byteLength === 0) continue;
-      try {
-        const wait = run.write(r.value);
-        if (wait !== undefined) await wait;
-      } catch {
-        // The transport went away (client gone, reset, queue closed): stop pulling.
-        void Promise.resolve(body.return?.()).catch(() => undefined);
-        run.reset(Http2ErrorCode.CANCEL);
-        return;
-      }
     }
-  }
-  let trailerPairs: [string, string][] | undefined;
-  if (withTrailers) {
     try {
-      const t = typeof trailers === 'function' ? await trailers() : trailers;
-      trailerPairs = normaliseOutgoingHeaders(t ?? undefined);
-    } catch (err) {
-      if (run.aborted) return;
-      if (err instanceof StreamResetError) {
-        run.reset(err.code);
-        return;
-      }
-      run.ctx.logger.error(`trailers failed for ${describe(request)}`, err);
-      run.reset(Http2ErrorCode.INTERNAL_ERROR);
-      return;
+      const ended = run.end(trailerPairs);
+      if (ended !== undefined) await ended;
+    } catch {
+      // The transport went away while finishing; the backend has already released the stream.
     }
-  }
-  try {
-    const ended = run.end(trailerPairs);
-    if (ended !== undefined) await ended;
-  } catch {
-    // The transport went away while finishing; the backend has already released the stream.
+  } catch (err) {
+    if (!last) throw err;
+    transportFault(run, err);
+  } finally {
+    if (last) run.settle();
   }
 }

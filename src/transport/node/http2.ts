@@ -326,9 +326,10 @@ class Http2Exchange implements BackendExchange, ResponseSink {
     const stream = this.stream;
     return new Promise<void>((resolve) => {
       this.finishing = resolve;
-      stream.on('finish', onStreamFinish);
-      if (body === undefined) stream.end();
-      else stream.end(body);
+      // An end callback is queued inside the stream; a 'finish' listener would cost a 'newListener' event.
+      const done = (): void => this.finished();
+      if (body === undefined) stream.end(done);
+      else stream.end(body, done);
     });
   }
 
@@ -381,9 +382,6 @@ function onStreamAborted(this: Tagged): void {
 }
 function onStreamClose(this: Tagged): void {
   this[EXCHANGE]?.closed();
-}
-function onStreamFinish(this: Tagged): void {
-  this[EXCHANGE]?.finished();
 }
 function onWantTrailers(this: Tagged): void {
   this[EXCHANGE]?.sendTrailers();

@@ -32,7 +32,8 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
   private error: Error | undefined = undefined;
   private ended = false;
   private begun = false;
-  private wake: (() => void) | undefined = undefined;
+  private resolveWait: ((r: IteratorResult<Uint8Array>) => void) | undefined = undefined;
+  private rejectWait: ((err: unknown) => void) | undefined = undefined;
   private listening = false;
 
   constructor(
@@ -63,11 +64,22 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
     return this;
   }
 
-  /** @internal Wake a waiting read (a stream event, or fail()). */
+  /** @internal Settle a waiting read if the stream has something to say (a stream event, or fail()). */
   notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    const resolve = this.resolveWait;
+    if (resolve === undefined) return;
+    let r: IteratorResult<Uint8Array> | undefined;
+    try {
+      r = this.poll();
+    } catch (err) {
+      const reject = this.rejectWait!;
+      this.resolveWait = this.rejectWait = undefined;
+      reject(err);
+      return;
+    }
+    if (r === undefined) return;
+    this.resolveWait = this.rejectWait = undefined;
+    resolve(r);
   }
 
   // Listeners stay on once the body ended or failed (the stream is done with); only
@@ -116,18 +128,12 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.wait();
-  }
-
-  private async wait(): Promise<IteratorResult<Uint8Array>> {
+    // Wait without an async frame: a held stream keeps only this promise and its two functions.
     this.listen();
-    for (;;) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      const r = this.poll();
-      if (r !== undefined) return r;
-    }
+    return new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+      this.resolveWait = resolve;
+      this.rejectWait = reject;
+    });
   }
 
   return(): Promise<IteratorResult<Uint8Array>> {
