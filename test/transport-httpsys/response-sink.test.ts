@@ -221,3 +221,43 @@ test('an aborted exchange whose head is out is cancelled once', async () => {
   assert.equal(queue.of('cancel').length, 1);
   assert.equal(queue.of('reset').length, 0);
 });
+
+test('upgrade: a bad header is refused before anything is sent, and the response can still be answered', async () => {
+  const { queue, exchange } = recordedExchange(windows2022, { method: 'GET', headers: ['host', 'localhost:8080', 'upgrade', 'websocket'] });
+  await assert.rejects(exchange.response.upgrade([['upgrade', 'websocket'], ['x-bad', 'a\r\nb']]), TypeError);
+  assert.equal(queue.calls.length, 0);
+  const head = exchange.response.head(500, undefined, [], true);
+  await complete(queue, 'sendResponse');
+  await head;
+});
+
+test('upgrade: opaque 101 with Connection: Upgrade, writes keep MORE_DATA, end sends DISCONNECT, a zero read ends the stream', async () => {
+  const { queue, exchange, settled } = recordedExchange(windows2022, { method: 'GET', headers: ['host', 'localhost:8080', 'upgrade', 'websocket'] });
+  assert.equal(exchange.request.capabilities.upgrade, true);
+  const upgrading = exchange.response.upgrade([['upgrade', 'websocket'], ['content-length', '0']]);
+  await turn();
+  const sent = queue.of('sendResponse')[0]!.arg as NativeResponse;
+  assert.equal(sent.status, 101);
+  assert.equal(sent.opaque, true);
+  assert.equal(sent.moreData, true);
+  assert.deepEqual(sent.headers, ['upgrade', 'websocket', 'connection', 'Upgrade']);
+  await complete(queue, 'sendResponse');
+  const stream = await upgrading;
+  const ended = new Promise<void>((resolve) => stream.once('end', resolve));
+  stream.resume();
+  await turn();
+  queue.unsettled('readBody')[0]!.resolve!(null);
+  await ended;
+  const finished = new Promise<void>((resolve) => stream.once('finish', resolve));
+  stream.write(text('bye'));
+  stream.end();
+  await turn();
+  assert.deepEqual(queue.of('sendBody')[0]!.arg, { body: [Buffer.from('bye')], moreData: true });
+  await complete(queue, 'sendBody');
+  assert.deepEqual(queue.of('sendBody')[1]!.arg, { moreData: false, disconnect: true });
+  assert.equal(settled.length, 0);
+  await complete(queue, 'sendBody');
+  await finished;
+  assert.equal(settled.length, 1);
+  assert.equal(queue.of('cancel').length, 0);
+});

@@ -10,7 +10,7 @@ import type { NativeResponse } from '../../native/types.js';
 import type { RawHeaders, ResponseSink } from '../types.js';
 import { isConnectionGone, ResponseTooLargeError, toHttpSysError } from './errors.js';
 import type { ExchangeIo } from './exchange-io.js';
-import { chunkFrame, flattenTrailers, lastChunk, prepareResponseHeaders } from './response-headers.js';
+import { chunkFrame, flattenTrailers, lastChunk, prepareResponseHeaders, validateHeader } from './response-headers.js';
 import { openUpgradedStream } from './upgrade-stream.js';
 
 /** Default for ExchangeIo.bufferLimit: responses up to 64 MiB are buffered where bodies cannot be streamed. */
@@ -144,11 +144,14 @@ abstract class SinkBase implements ResponseSink {
     }
     const flat: string[] = [];
     let hasConnection = false;
-    for (const [rawName, value] of headers) {
+    for (const [rawName, rawValue] of headers) {
       const name = rawName.toLowerCase();
+      if (name.startsWith(':') || name === 'content-length' || name === 'transfer-encoding') continue;
+      const value = String(rawValue);
+      // Refused here, before anything is sent, so the handler's caller can still answer with an error.
+      validateHeader(name, value);
       if (name === 'connection') hasConnection = true;
-      if (name === 'content-length' || name === 'transfer-encoding') continue;
-      flat.push(name, String(value));
+      flat.push(name, value);
     }
     if (!hasConnection) flat.push('connection', 'Upgrade');
     this.state = 'open';
