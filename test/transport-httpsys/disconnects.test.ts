@@ -57,3 +57,25 @@ test('a finished exchange stops watching', async () => {
   await turn();
   assert.equal(signal.aborted, false);
 });
+
+test('following an exchange through onAbort and aborted starts no disconnect wait', async () => {
+  const { queue, exchange } = recordedExchange(windows2022, { http2: true });
+  const told: Error[] = [];
+  exchange.onAbort({ exchangeAborted: (reason) => told.push(reason) });
+  assert.equal(exchange.request.aborted, false);
+  assert.equal(queue.of('waitForDisconnect').length, 0);
+  const head = exchange.response.head(200, undefined, [], false);
+  queue.unsettled('sendResponse')[0]!.resolve!();
+  await head;
+  const write = Promise.resolve(exchange.response.write(new Uint8Array([1])));
+  await write;
+  queue.unsettled('sendBody')[0]!.reject!(win32Error('HttpSendResponseEntityBody', 64, 'ERROR_NETNAME_DELETED'));
+  await turn();
+  assert.equal(told.length, 1);
+  assert.ok(told[0] instanceof ClientDisconnectedError);
+  assert.equal(exchange.request.aborted, true);
+  const late: Error[] = [];
+  exchange.onAbort({ exchangeAborted: (reason) => late.push(reason) });
+  assert.equal(late[0], told[0]);
+  assert.equal(queue.of('waitForDisconnect').length, 0);
+});

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { NativeCapabilities, NativeRequest, NativeRequestQueue } from '../../native/types.js';
 import { ClientDisconnectedError } from '../errors.js';
 import type {
+  AbortListener,
   BackendExchange,
   Capabilities,
   HttpVersion,
@@ -94,11 +95,19 @@ class HttpSysRequest implements ServerRequest {
   }
 
   declare readonly signal: AbortSignal;
+
+  /** Whether the exchange was aborted, read without creating a disconnect wait. */
+  get aborted(): boolean {
+    return this.exchangeAborted();
+  }
+
+  declare private readonly exchangeAborted: () => boolean;
 }
 
 // Watching for the client going away starts when someone first reads `signal`.
 // It is an own enumerable accessor so copies made with object spread keep it.
 function defineSignal(request: HttpSysRequest, exchange: HttpSysExchange): void {
+  Object.defineProperty(request, 'exchangeAborted', { value: () => exchange.controller.signal.aborted });
   Object.defineProperty(request, 'signal', {
     enumerable: true,
     configurable: false,
@@ -117,6 +126,7 @@ export class HttpSysExchange implements BackendExchange {
   private unwatch: (() => void) | undefined;
   private watching = false;
   private settledOnce = false;
+  private abortListeners: AbortListener[] | undefined;
 
   constructor(
     readonly native: NativeRequest,
@@ -147,8 +157,22 @@ export class HttpSysExchange implements BackendExchange {
     this.response = createResponseSink(io);
   }
 
+  /**
+   * Tells `listener` once when the exchange is aborted. Unlike reading `request.signal`, this starts
+   * no HttpWaitForDisconnectEx: a client that goes away is still seen through the failing reads and sends.
+   */
+  onAbort(listener: AbortListener): void {
+    if (this.controller.signal.aborted) listener.exchangeAborted(this.controller.signal.reason as Error);
+    else (this.abortListeners ??= []).push(listener);
+  }
+
   abort(reason: unknown): void {
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    if (!this.controller.signal.aborted) {
+      this.controller.abort(reason);
+      const listeners = this.abortListeners;
+      this.abortListeners = undefined;
+      if (listeners !== undefined) for (const l of listeners) l.exchangeAborted(this.controller.signal.reason as Error);
+    }
     this.response.abandon();
     if (this.upgradedStream !== undefined && !this.upgradedStream.destroyed) {
       this.upgradedStream.destroy(reason instanceof Error ? reason : undefined);
