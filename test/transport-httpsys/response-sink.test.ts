@@ -261,3 +261,22 @@ test('upgrade: opaque 101 with Connection: Upgrade, writes keep MORE_DATA, end s
   assert.equal(settled.length, 1);
   assert.equal(queue.of('cancel').length, 0);
 });
+
+test('a head Http.sys refuses leaves no request behind: it is cancelled, unless the client is already gone', async () => {
+  const refused = recordedExchange(windows2022, { http2: true });
+  const head = Promise.resolve(refused.exchange.response.head(200, undefined, [['x-a', '1']], false));
+  await turn();
+  refused.queue.unsettled('sendResponse')[0]!.reject!(win32Error('HttpSendHttpResponse', 87, 'ERROR_INVALID_PARAMETER'));
+  await assert.rejects(head, { name: 'HttpSysError', winError: 87 });
+  assert.equal(refused.queue.of('cancel').length, 1);
+  assert.equal(refused.exchange.request.signal.aborted, true);
+  assert.equal(refused.settled.length, 1);
+
+  const gone = recordedExchange(windows2022, { http2: true });
+  const head2 = Promise.resolve(gone.exchange.response.head(200, undefined, [], true));
+  await turn();
+  gone.queue.unsettled('sendResponse')[0]!.reject!(win32Error('HttpSendHttpResponse', 1229, 'ERROR_CONNECTION_INVALID'));
+  await assert.rejects(head2);
+  assert.equal(gone.queue.of('cancel').length, 0);
+  assert.ok(gone.exchange.request.signal.reason instanceof ClientDisconnectedError);
+});

@@ -158,8 +158,11 @@ abstract class SinkBase implements ResponseSink {
     try {
       await this.io.queue.sendResponse(this.io.id, { status: 101, headers: flat, opaque: true, moreData: true });
     } catch (err) {
+      // Failing first lets the abort cancel the request: Http.sys still holds it unanswered
+      // unless the connection is gone.
+      const e = this.fail(err, 'sending 101 Switching Protocols');
       this.finish();
-      throw this.fail(err, 'sending 101 Switching Protocols');
+      throw e;
     }
     this.state = 'done';
     const stream = openUpgradedStream(this.io);
@@ -203,8 +206,11 @@ export class StreamingSink extends SinkBase {
     try {
       await this.io.queue.sendResponse(this.io.id, response);
     } catch (err) {
+      // Failing first lets the abort cancel the request: Http.sys still holds it unanswered
+      // unless the connection is gone.
+      const e = this.fail(err, 'sending the response head');
       this.finish();
-      throw this.fail(err, 'sending the response head');
+      throw e;
     }
     if (end) this.finish();
   }
