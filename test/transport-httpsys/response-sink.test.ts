@@ -280,3 +280,15 @@ test('a head Http.sys refuses leaves no request behind: it is cancelled, unless 
   assert.equal(gone.queue.of('cancel').length, 0);
   assert.ok(gone.exchange.request.signal.reason instanceof ClientDisconnectedError);
 });
+
+test('trailers that cannot be sent end the exchange instead of leaving the stream open', async () => {
+  const { queue, exchange, settled } = recordedExchange(windows2022, { http2: true });
+  const head = exchange.response.head(200, undefined, [], false, true);
+  await complete(queue, 'sendResponse');
+  await head;
+  await assert.rejects(Promise.resolve(exchange.response.end([['grpc-message', 'line\nbreak']])), TypeError);
+  assert.equal(queue.of('sendBody').length, 0);
+  assert.equal(queue.of('cancel').length, 1);
+  assert.equal(exchange.request.signal.aborted, true);
+  assert.equal(settled.length, 1);
+});

@@ -252,9 +252,10 @@ export class StreamingSink extends SinkBase {
     if (this.state !== 'open') throw new Error('end before the response head');
     while (this.inFlight.length > 0) await this.inFlight[0];
     this.throwIfFailed();
-    const flatTrailers =
-      trailers && trailers.length > 0 && this.io.capabilities.trailers ? flattenTrailers(trailers) : undefined;
     try {
+      // Inside the try: trailers that cannot be sent end the exchange rather than leave it open.
+      const flatTrailers =
+        trailers && trailers.length > 0 && this.io.capabilities.trailers ? flattenTrailers(trailers) : undefined;
       await this.io.queue.sendBody(this.io.id, {
         ...(this.chunked && this.bodyAllowed ? { body: [lastChunk()] } : {}),
         ...(flatTrailers ? { trailers: flatTrailers } : {}),
