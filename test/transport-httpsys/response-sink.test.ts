@@ -292,3 +292,36 @@ test('trailers that cannot be sent end the exchange instead of leaving the strea
   assert.equal(exchange.request.signal.aborted, true);
   assert.equal(settled.length, 1);
 });
+
+test('a whole response (unary gRPC: body and trailers known up front) is one final HttpSendHttpResponse', async () => {
+  const { queue, exchange, settled } = recordedExchange(windows2022, { http2: true });
+  const sink = exchange.response;
+  assert.equal(typeof sink.respond, 'function');
+  const message = new Uint8Array([0, 0, 0, 0, 2, 8, 1]);
+  const done = sink.respond!(200, 'OK', [['content-type', 'application/grpc']], message, [['grpc-status', '0']]);
+  await turn();
+  assert.equal(queue.calls.length, 1);
+  const sent = queue.of('sendResponse')[0]!.arg as NativeResponse;
+  assert.deepEqual(sent, {
+    status: 200,
+    headers: ['content-type', 'application/grpc', 'content-length', '7'],
+    body: [message],
+    trailers: ['grpc-status', '0'],
+  });
+  await complete(queue, 'sendResponse');
+  await done;
+  assert.equal(settled.length, 1);
+
+  const h1 = recordedExchange(windows2022, { method: 'GET' });
+  const plain = h1.exchange.response.respond!(404, 'Not Found', [], text('missing\n'), undefined);
+  await turn();
+  assert.deepEqual(h1.queue.of('sendResponse')[0]!.arg, {
+    status: 404,
+    reason: 'Not Found',
+    headers: ['content-length', '8'],
+    body: [text('missing\n')],
+  });
+  await complete(h1.queue, 'sendResponse');
+  await plain;
+  await assert.rejects(Promise.resolve(h1.exchange.response.write(text('late'))));
+});

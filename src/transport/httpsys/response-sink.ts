@@ -215,6 +215,45 @@ export class StreamingSink extends SinkBase {
     if (end) this.finish();
   }
 
+  /**
+   * A whole response in one HttpSendHttpResponse without MORE_DATA: the body as one memory chunk and
+   * the trailers (HTTP/2) as the trailers chunk of that same, final send.
+   */
+  async respond(
+    status: number,
+    reason: string | undefined,
+    headers: RawHeaders,
+    body: Uint8Array,
+    trailers: RawHeaders | undefined,
+  ): Promise<void> {
+    this.throwIfFailed();
+    if (this.state !== 'idle') throw new Error('the response head has already been sent');
+    const prepared = prepareResponseHeaders(headers, {
+      method: this.io.method,
+      httpVersion: this.io.httpVersion,
+      http2: this.io.http2,
+      status,
+      mode: 'whole',
+      length: body.byteLength,
+    });
+    const flatTrailers =
+      trailers && trailers.length > 0 && this.io.capabilities.trailers ? flattenTrailers(trailers) : undefined;
+    this.state = 'open';
+    try {
+      await this.io.queue.sendResponse(this.io.id, {
+        status,
+        ...(reason !== undefined && !this.io.http2 ? { reason } : {}),
+        headers: prepared.flat,
+        ...(prepared.bodyAllowed && body.byteLength > 0 ? { body: [body] } : {}),
+        ...(flatTrailers ? { trailers: flatTrailers } : {}),
+      });
+    } catch (err) {
+      throw this.fail(err, 'sending the response');
+    } finally {
+      this.finish();
+    }
+  }
+
   private send(body: Uint8Array[]): void {
     let sending: Promise<void>;
     try {
