@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NativeBodyChunk, NativeResponse } from '../../src/native/types.js';
-import { ClientDisconnectedError } from '../../src/transport/errors.js';
+import { ClientDisconnectedError, QueueClosedError } from '../../src/transport/errors.js';
 import { ExchangeResetError } from '../../src/transport/httpsys/errors.js';
 import { lastChunk } from '../../src/transport/httpsys/response-headers.js';
 import { windows2022 } from './hosts.js';
@@ -324,4 +324,19 @@ test('a whole response (unary gRPC: body and trailers known up front) is one fin
   await complete(h1.queue, 'sendResponse');
   await plain;
   await assert.rejects(Promise.resolve(h1.exchange.response.write(text('late'))));
+});
+
+test('an upgraded stream is closed without an error event when its exchange is aborted (queue closing)', async () => {
+  const { queue, exchange, settled } = recordedExchange(windows2022, { method: 'GET', headers: ['host', 'localhost:8080', 'upgrade', 'websocket'] });
+  const upgrading = exchange.response.upgrade([['upgrade', 'websocket']]);
+  await complete(queue, 'sendResponse');
+  const stream = await upgrading;
+  const errors: Error[] = [];
+  stream.on('error', (e: Error) => errors.push(e));
+  const closed = new Promise<void>((resolve) => stream.once('close', resolve));
+  exchange.abort(new QueueClosedError());
+  await closed;
+  assert.deepEqual(errors, []);
+  assert.equal(queue.of('cancel').length, 1);
+  assert.equal(settled.length, 1);
 });

@@ -174,9 +174,9 @@ export class HttpSysExchange implements BackendExchange {
       if (listeners !== undefined) for (const l of listeners) l.exchangeAborted(this.controller.signal.reason as Error);
     }
     this.response.abandon();
-    if (this.upgradedStream !== undefined && !this.upgradedStream.destroyed) {
-      this.upgradedStream.destroy(reason instanceof Error ? reason : undefined);
-    }
+    // Closed the way a socket is when its server goes: 'close' without an 'error' event, which would
+    // crash a process whose upgrade handler has no error listener. Failed reads and writes still error.
+    if (this.upgradedStream !== undefined && !this.upgradedStream.destroyed) this.upgradedStream.destroy();
   }
 
   /** A read or send failed: when the connection is gone, the signal says so. */
