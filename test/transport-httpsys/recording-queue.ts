@@ -6,12 +6,15 @@
  * those calls is covered by the Wine and Windows tiers.
  */
 import type {
+  NativeBinding,
   NativeBodyChunk,
   NativeCapabilities,
   NativeReceiveOptions,
   NativeRequest,
   NativeRequestQueue,
   NativeResponse,
+  NativeServerSession,
+  NativeUrlGroup,
 } from '../../src/native/types.js';
 import { DisconnectWatcher } from '../../src/transport/httpsys/disconnects.js';
 import { HttpSysExchange, type ExchangeContext } from '../../src/transport/httpsys/server-request.js';
@@ -73,7 +76,14 @@ export class RecordingQueue implements NativeRequestQueue {
     return this.calls.filter((c) => c.resolve !== undefined && !c.settled && (kind === undefined || c.kind === kind));
   }
 
-  start(_onRequests: (batch: NativeRequest[]) => void, _options?: NativeReceiveOptions): void {}
+  /** The receive callback given to start(): a test delivers requests through it. */
+  deliver: ((batch: NativeRequest[]) => void) | undefined;
+  /** Shared with the binding that made this queue, if any. */
+  log: string[] = [];
+
+  start(onRequests: (batch: NativeRequest[]) => void, _options?: NativeReceiveOptions): void {
+    this.deliver = onRequests;
+  }
   setQueueLength(_length: number): void {}
   setVerbosity(_level: number): void {}
   readBody(requestId: bigint, maxBytes: number): Promise<Uint8Array | null> {
@@ -94,7 +104,83 @@ export class RecordingQueue implements NativeRequestQueue {
   waitForDisconnect(connectionId: bigint): Promise<void> {
     return this.pending('waitForDisconnect', connectionId);
   }
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.log.push('queue.close');
+  }
+}
+
+/**
+ * A binding whose session, URL groups and queues record what is done to them, in
+ * one ordered log (e.g. "group1.addUrl http://+:8080/a/ 1", "queue.close").
+ */
+export function recordingBinding(host: NativeCapabilities): { binding: NativeBinding; log: string[]; queues: RecordingQueue[] } {
+  const log: string[] = [];
+  const queues: RecordingQueue[] = [];
+  let groups = 0;
+  class Group implements NativeUrlGroup {
+    private readonly name = `group${++groups}`;
+    addUrl(prefix: string, context: number): void {
+      log.push(`${this.name}.addUrl ${prefix} ${context}`);
+    }
+    removeUrl(prefix: string): void {
+      log.push(`${this.name}.removeUrl ${prefix}`);
+    }
+    bind(queue: NativeRequestQueue | null): void {
+      log.push(`${this.name}.bind ${queue === null ? 'null' : 'queue'}`);
+    }
+    setTimeouts(): void {
+      log.push(`${this.name}.setTimeouts`);
+    }
+    setMaxConnections(limit: number): void {
+      log.push(`${this.name}.setMaxConnections ${limit}`);
+    }
+    close(): void {
+      log.push(`${this.name}.close`);
+    }
+  }
+  class Session implements NativeServerSession {
+    constructor() {
+      log.push('session.open');
+    }
+    createUrlGroup(): NativeUrlGroup {
+      return new Group();
+    }
+    close(): void {
+      log.push('session.close');
+    }
+  }
+  class Queue extends RecordingQueue {
+    constructor() {
+      super();
+      this.log = log;
+      queues.push(this);
+      log.push('queue.open');
+    }
+  }
+  return { binding: { capabilities: () => host, ServerSession: Session, RequestQueue: Queue }, log, queues };
+}
+
+/** A received request as the addon reports it. */
+export function nativeRequest(fields: Partial<NativeRequest> = {}): NativeRequest {
+  return {
+    id: 1n,
+    connectionId: 1n,
+    urlContext: 1,
+    method: 'GET',
+    rawUrl: '/',
+    host: 'localhost',
+    httpVersion: '1.1',
+    http2: false,
+    headers: ['host', 'localhost:8080'],
+    remoteAddress: '127.0.0.1',
+    remotePort: 50000,
+    localAddress: '127.0.0.1',
+    localPort: 8080,
+    secure: false,
+    body: null,
+    moreBody: false,
+    ...fields,
+  };
 }
 
 /** Collects what the backend logs. */

@@ -227,7 +227,7 @@ export class HttpSysQueue implements BackendQueue {
       exchange = new HttpSysExchange(native, prefix, this.exchangeContext);
     } catch (err) {
       this.options.logger.error('Http.sys: a request could not be read', err);
-      this.answerDirect(native.id, 400, 'bad request');
+      this.answerDirect(native, 400, 'bad request\n');
       return;
     }
     this.inFlight.add(exchange);
@@ -277,16 +277,23 @@ export class HttpSysQueue implements BackendQueue {
     })();
   }
 
-  private answerDirect(id: bigint, status: number, message: string): void {
+  private answerDirect(native: NativeRequest, status: number, message: string): void {
     const body = new TextEncoder().encode(message);
-    this.queue
-      .sendResponse(id, {
-        status,
-        headers: ['content-type', 'text/plain', 'content-length', String(body.byteLength), 'connection', 'close'],
-        body: [body],
-        disconnect: true,
-      })
-      .catch(() => undefined);
+    const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.byteLength)];
+    // On HTTP/2 a Connection field is malformed and DISCONNECT would take every other stream of the connection down.
+    const close = !native.http2;
+    try {
+      this.queue
+        .sendResponse(native.id, {
+          status,
+          headers: close ? [...headers, 'connection', 'close'] : headers,
+          body: [body],
+          ...(close ? { disconnect: true } : {}),
+        })
+        .catch(() => undefined);
+    } catch (err) {
+      this.options.logger.warn('Http.sys: answering an unreadable request failed', toHttpSysError(err));
+    }
   }
 
   async addUrl(url: string): Promise<void> {
