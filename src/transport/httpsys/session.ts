@@ -24,8 +24,8 @@ export function acquireServerSession(binding: NativeBinding): { session: NativeS
       if (released) return;
       released = true;
       entry.users--;
-      if (entry.users === 0 && shared === entry) {
-        shared = undefined;
+      if (entry.users === 0) {
+        if (shared === entry) shared = undefined;
         try {
           entry.session.close();
         } catch {
