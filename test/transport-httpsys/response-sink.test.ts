@@ -112,17 +112,35 @@ test('HTTP/1.0 streamed body without a length ends by closing the connection', a
   await end;
 });
 
-test('HEAD: body writes send nothing and the final send carries no chunk', async () => {
-  const { queue, exchange } = recordedExchange(windows2022, { method: 'HEAD' });
-  const sink = exchange.response;
-  const head = sink.head(200, undefined, [['content-length', '42']], false);
+test('HEAD, 204 and 304 on HTTP/1.1: the head is the final send, writes send nothing, end only settles', async () => {
+  for (const [method, status] of [['HEAD', 200], ['GET', 204], ['GET', 304]] as const) {
+    const { queue, exchange, settled } = recordedExchange(windows2022, { method });
+    const sink = exchange.response;
+    const head = sink.head(status, undefined, [['content-length', '42']], false);
+    await complete(queue, 'sendResponse');
+    await head;
+    const sent = queue.of('sendResponse')[0]!.arg as NativeResponse;
+    assert.equal(sent.moreData, false, `${method} ${status}`);
+    assert.deepEqual(sent.headers, status === 204 ? [] : ['content-length', '42']);
+    await sink.write(text('ignored'));
+    assert.equal(settled.length, 0);
+    await sink.end(undefined);
+    assert.equal(queue.calls.length, 1, 'nothing after the head');
+    assert.equal(settled.length, 1);
+    exchange.abort(new Error('late'));
+    assert.equal(queue.of('cancel').length, 0, 'a complete response is not cancelled');
+  }
+});
+
+test('HEAD on HTTP/2 keeps MORE_DATA so trailers can still follow', async () => {
+  const { queue, exchange } = recordedExchange(windows2022, { method: 'HEAD', http2: true });
+  const head = exchange.response.head(200, undefined, [], false, true);
   await complete(queue, 'sendResponse');
   await head;
-  assert.deepEqual((queue.of('sendResponse')[0]!.arg as NativeResponse).headers, ['content-length', '42']);
-  await sink.write(text('ignored'));
-  const end = sink.end(undefined);
+  assert.equal((queue.of('sendResponse')[0]!.arg as NativeResponse).moreData, true);
+  const end = exchange.response.end([['grpc-status', '0']]);
   await turn();
-  assert.deepEqual(queue.of('sendBody').map((c) => c.arg), [{ moreData: false }]);
+  assert.deepEqual(queue.of('sendBody')[0]!.arg, { trailers: ['grpc-status', '0'], moreData: false });
   await complete(queue, 'sendBody');
   await end;
 });

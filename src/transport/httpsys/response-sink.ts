@@ -96,6 +96,8 @@ abstract class SinkBase implements ResponseSink {
     const { queue, id, host, logger } = this.io;
     // Closing the queue handle cancels whatever is left.
     if (this.io.queueClosing()) return;
+    // The final send already went out: Http.sys has nothing left to cancel.
+    if (this.completeOnWire()) return;
     // A send already failed because the connection is gone: there is nothing left to cancel.
     if (this.failure !== undefined && isConnectionGone(this.failure)) return;
     // HttpSetRequestProperty(StreamError) means something only on HTTP/2; on HTTP/1.x cancelling drops the connection.
@@ -135,6 +137,11 @@ abstract class SinkBase implements ResponseSink {
 
   /** True when response bytes have reached Http.sys (so a new response can no longer be started). */
   protected abstract headOnWire(): boolean;
+
+  /** True when the final send has already gone out, though end() has not been called yet. */
+  protected completeOnWire(): boolean {
+    return false;
+  }
 
   async upgrade(headers: RawHeaders): Promise<Duplex> {
     this.throwIfFailed();
@@ -177,9 +184,15 @@ export class StreamingSink extends SinkBase {
   private bodyAllowed = true;
   private chunked = false;
   private closeAfter = false;
+  /** The head went out as the final send (a response that cannot have a body on HTTP/1.x). */
+  private headFinal = false;
 
   protected headOnWire(): boolean {
     return this.state !== 'idle';
+  }
+
+  protected override completeOnWire(): boolean {
+    return this.headFinal;
   }
 
   async head(status: number, reason: string | undefined, headers: RawHeaders, end: boolean): Promise<void> {
@@ -196,12 +209,15 @@ export class StreamingSink extends SinkBase {
     this.bodyAllowed = prepared.bodyAllowed;
     this.chunked = prepared.chunked;
     this.closeAfter = prepared.closeAfter;
+    // HEAD, 204 and 304 on HTTP/1.x have no body and no trailers: the head is the whole response and
+    // goes out final, rather than as a MORE_DATA response with no framing that Http.sys must end later.
+    const final = end || (!prepared.bodyAllowed && !this.io.http2);
     this.state = 'open';
     const response: NativeResponse = {
       status,
       ...(reason !== undefined && !this.io.http2 ? { reason } : {}),
       headers: prepared.flat,
-      moreData: !end,
+      moreData: !final,
     };
     try {
       await this.io.queue.sendResponse(this.io.id, response);
@@ -213,6 +229,7 @@ export class StreamingSink extends SinkBase {
       throw e;
     }
     if (end) this.finish();
+    else if (final) this.headFinal = true;
   }
 
   /**
@@ -289,6 +306,10 @@ export class StreamingSink extends SinkBase {
   async end(trailers: RawHeaders | undefined): Promise<void> {
     this.throwIfFailed();
     if (this.state !== 'open') throw new Error('end before the response head');
+    if (this.headFinal) {
+      this.finish();
+      return;
+    }
     while (this.inFlight.length > 0) await this.inFlight[0];
     this.throwIfFailed();
     try {
