@@ -12,29 +12,33 @@ const FIELD_VALUE = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
 export function normaliseOutgoingHeaders(headers: OutgoingHeaders | undefined): [string, string][] {
   const out: [string, string][] = [];
   if (headers === undefined || headers === null) return out;
-  const push = (name: string, value: unknown): void => {
-    const lower = String(name).toLowerCase();
-    if (!TOKEN.test(lower)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-    if (typeof value !== 'string' && typeof value !== 'number') {
-      throw new TypeError(`header ${lower} has a value that is not a string or number`);
-    }
-    const v = String(value).trim();
-    if (!FIELD_VALUE.test(v)) throw new TypeError(`header ${lower} has a value with forbidden characters`);
-    out.push([lower, v]);
-  };
   if (Array.isArray(headers)) {
     for (const pair of headers as RawHeaders) {
       if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError('header pairs must be [name, value]');
-      push(pair[0], pair[1]);
+      pushField(out, pair[0], pair[1]);
     }
-  } else {
-    for (const [name, value] of Object.entries(headers as Readonly<Record<string, string | number | readonly string[]>>)) {
-      if (value === undefined) continue;
-      if (Array.isArray(value)) for (const v of value as readonly string[]) push(name, v);
-      else push(name, value);
-    }
+    return out;
+  }
+  const record = headers as Readonly<Record<string, string | number | readonly string[]>>;
+  for (const name in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, name)) continue;
+    const value = record[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value as readonly string[]) pushField(out, name, v);
+    else pushField(out, name, value);
   }
   return out;
+}
+
+function pushField(out: [string, string][], name: string, value: unknown): void {
+  const lower = String(name).toLowerCase();
+  if (!TOKEN.test(lower)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    throw new TypeError(`header ${lower} has a value that is not a string or number`);
+  }
+  const v = String(value).trim();
+  if (!FIELD_VALUE.test(v)) throw new TypeError(`header ${lower} has a value with forbidden characters`);
+  out.push([lower, v]);
 }
 
 const frozenCache = new WeakMap<object, readonly (readonly [string, string])[]>();
