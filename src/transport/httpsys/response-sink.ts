@@ -10,7 +10,14 @@ import type { NativeResponse } from '../../native/types.js';
 import type { RawHeaders, ResponseSink } from '../types.js';
 import { isConnectionGone, ResponseTooLargeError, toHttpSysError } from './errors.js';
 import type { ExchangeIo } from './exchange-io.js';
-import { chunkFrame, flattenTrailers, lastChunk, prepareResponseHeaders, validateHeader } from './response-headers.js';
+import {
+  chunkFrame,
+  flattenTrailers,
+  lastChunk,
+  prepareResponseHeaders,
+  validateHeader,
+  type PreparedHeaders,
+} from './response-headers.js';
 import { openUpgradedStream } from './upgrade-stream.js';
 
 /** Default for ExchangeIo.bufferLimit: responses up to 64 MiB are buffered where bodies cannot be streamed. */
@@ -55,6 +62,23 @@ abstract class SinkBase implements ResponseSink {
   protected throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
     if (this.state === 'done') throw new Error('the response has already ended');
+  }
+
+  /** Validates the headers and decides the framing for this exchange's request. */
+  protected prepare(headers: RawHeaders, status: number, mode: 'stream' | 'whole', length: number): PreparedHeaders {
+    return prepareResponseHeaders(headers, {
+      method: this.io.method,
+      httpVersion: this.io.httpVersion,
+      http2: this.io.http2,
+      status,
+      mode,
+      length,
+    });
+  }
+
+  /** The trailers as the addon's flat list, or undefined where there are none or this exchange cannot send them. */
+  protected trailerList(trailers: RawHeaders | undefined): string[] | undefined {
+    return trailers && trailers.length > 0 && this.io.capabilities.trailers ? flattenTrailers(trailers) : undefined;
   }
 
   /** Sends a minimal error response when nothing has gone out yet, so the request never hangs. */
@@ -198,14 +222,7 @@ export class StreamingSink extends SinkBase {
   async head(status: number, reason: string | undefined, headers: RawHeaders, end: boolean): Promise<void> {
     this.throwIfFailed();
     if (this.state !== 'idle') throw new Error('the response head has already been sent');
-    const prepared = prepareResponseHeaders(headers, {
-      method: this.io.method,
-      httpVersion: this.io.httpVersion,
-      http2: this.io.http2,
-      status,
-      mode: end ? 'whole' : 'stream',
-      length: 0,
-    });
+    const prepared = this.prepare(headers, status, end ? 'whole' : 'stream', 0);
     this.bodyAllowed = prepared.bodyAllowed;
     this.chunked = prepared.chunked;
     this.closeAfter = prepared.closeAfter;
@@ -245,16 +262,8 @@ export class StreamingSink extends SinkBase {
   ): Promise<void> {
     this.throwIfFailed();
     if (this.state !== 'idle') throw new Error('the response head has already been sent');
-    const prepared = prepareResponseHeaders(headers, {
-      method: this.io.method,
-      httpVersion: this.io.httpVersion,
-      http2: this.io.http2,
-      status,
-      mode: 'whole',
-      length: body.byteLength,
-    });
-    const flatTrailers =
-      trailers && trailers.length > 0 && this.io.capabilities.trailers ? flattenTrailers(trailers) : undefined;
+    const prepared = this.prepare(headers, status, 'whole', body.byteLength);
+    const flatTrailers = this.trailerList(trailers);
     this.state = 'open';
     try {
       await this.io.queue.sendResponse(this.io.id, {
@@ -314,8 +323,7 @@ export class StreamingSink extends SinkBase {
     this.throwIfFailed();
     try {
       // Inside the try: trailers that cannot be sent end the exchange rather than leave it open.
-      const flatTrailers =
-        trailers && trailers.length > 0 && this.io.capabilities.trailers ? flattenTrailers(trailers) : undefined;
+      const flatTrailers = this.trailerList(trailers);
       await this.io.queue.sendBody(this.io.id, {
         ...(this.chunked && this.bodyAllowed ? { body: [lastChunk()] } : {}),
         ...(flatTrailers ? { trailers: flatTrailers } : {}),
@@ -348,14 +356,7 @@ export class BufferedSink extends SinkBase {
     this.throwIfFailed();
     if (this.state !== 'idle') throw new Error('the response head has already been sent');
     // Validate now so a bad header fails where the handler can still see it.
-    prepareResponseHeaders(headers, {
-      method: this.io.method,
-      httpVersion: this.io.httpVersion,
-      http2: this.io.http2,
-      status,
-      mode: 'whole',
-      length: 0,
-    });
+    this.prepare(headers, status, 'whole', 0);
     this.status = status;
     this.reason = reason;
     this.headers = headers;
@@ -389,16 +390,8 @@ export class BufferedSink extends SinkBase {
   }
 
   private async sendAll(trailers: RawHeaders | undefined): Promise<void> {
-    const prepared = prepareResponseHeaders(this.headers, {
-      method: this.io.method,
-      httpVersion: this.io.httpVersion,
-      http2: this.io.http2,
-      status: this.status,
-      mode: 'whole',
-      length: this.length,
-    });
-    const flatTrailers =
-      trailers && trailers.length > 0 && this.io.capabilities.trailers ? flattenTrailers(trailers) : undefined;
+    const prepared = this.prepare(this.headers, this.status, 'whole', this.length);
+    const flatTrailers = this.trailerList(trailers);
     const body = this.chunks;
     this.chunks = [];
     this.sent = true;
