@@ -19,7 +19,7 @@ import type {
   ServerRequest,
   TlsInfo,
 } from '../types.js';
-import { PullBody } from './pull-body.js';
+import { PullBody, type ResetWatcher } from './pull-body.js';
 import { hostWithoutPort, plainAddress, splitUrl, tlsInfo } from './request-info.js';
 import { listenerAnswer, type ListenerContext, type Route } from './routing.js';
 
@@ -173,7 +173,7 @@ class Http2Request implements ServerRequest {
 }
 
 /** The exchange, its sink and the stream's listener target, in one object per stream. */
-class Http2Exchange implements BackendExchange, ResponseSink {
+class Http2Exchange implements BackendExchange, ResponseSink, ResetWatcher {
   request!: Http2Request;
   readonly body: PullBody;
   private controller: AbortController | undefined = undefined;
@@ -191,11 +191,10 @@ class Http2Exchange implements BackendExchange, ResponseSink {
     private readonly ctx: ListenerContext,
   ) {
     this.session = stream.session;
-    this.body = new PullBody(stream);
-    stream.on('aborted', onStreamAborted);
+    this.body = new PullBody(stream, this);
     stream.on('close', onStreamClose);
     // Node emits 'stream' on a later tick: frames that came with the HEADERS (a RST_STREAM) may already be processed.
-    if (stream.aborted) this.aborted();
+    if (stream.rstCode) this.peerReset();
   }
 
   get response(): ResponseSink {
@@ -234,8 +233,17 @@ class Http2Exchange implements BackendExchange, ResponseSink {
     resetStream(this.stream, NGHTTP2_CANCEL);
   }
 
-  /** The peer reset the stream (RST_STREAM): known at once, before Node ends the body or closes the stream. */
-  aborted(): void {
+  /**
+   * Node records a peer's RST_STREAM at once but closes the stream a tick later,
+   * and may end the body first; body reads ask here before reporting an end.
+   */
+  resetError(): Error | undefined {
+    if (this.abortReason === undefined && this.stream.rstCode) this.peerReset();
+    return this.abortReason instanceof ClientResetError ? this.abortReason : undefined;
+  }
+
+  /** The peer reset the stream (RST_STREAM): the exchange aborts before 'close'. */
+  private peerReset(): void {
     // Our own reset, or the connection going down: 'close' tells which. (A stream Node
     // already destroyed before handing it over has no session left: its code decides.)
     if (this.serverReset || this.session?.destroyed === true) return;
@@ -377,9 +385,6 @@ const EXCHANGE = Symbol('exchange');
 type Tagged = ServerHttp2Stream & { [EXCHANGE]?: Http2Exchange };
 
 // Stream listeners shared by every exchange (no closures per stream): `this` is the stream.
-function onStreamAborted(this: Tagged): void {
-  this[EXCHANGE]?.aborted();
-}
 function onStreamClose(this: Tagged): void {
   this[EXCHANGE]?.closed();
 }

@@ -19,9 +19,10 @@ function wakeBody(this: Tagged): void {
 
 const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
 
-export interface PullBodyOptions {
-  /** The error a body read reports when the stream closed before the body ended, if the backend knows better than "closed early". */
-  readonly closedError?: () => Error | undefined;
+/** Tells a body read that the stream was reset, so neither the end nor a closed stream is reported as such. */
+export interface ResetWatcher {
+  /** The error to report when the peer has reset the stream, else undefined. */
+  resetError(): Error | undefined;
 }
 
 /**
@@ -38,7 +39,7 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
 
   constructor(
     private readonly stream: Readable,
-    private readonly closedError?: () => Error | undefined,
+    private readonly watcher?: ResetWatcher,
   ) {}
 
   /** True once the whole body has been read. */
@@ -110,12 +111,18 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
     if (chunk !== null) return { done: false, value: chunk };
     // Nothing buffered and the end already received: 'end' follows on a later tick, no need to wait for it.
     if (stream.readableEnded || (!stream.destroyed && stream.readableLength === 0 && (stream as ReadableWithState)._readableState?.ended === true)) {
+      // A reset Node processed with (or right after) the last data is not a clean end.
+      const reset = this.watcher?.resetError();
+      if (reset !== undefined) {
+        this.error ??= reset;
+        throw this.error;
+      }
       this.ended = true;
       return DONE;
     }
     const errored = stream.errored;
     if (errored || stream.destroyed) {
-      this.error ??= this.closedError?.() ?? (errored instanceof Error ? errored : new Error('the request body ended early: the stream closed'));
+      this.error ??= this.watcher?.resetError() ?? (errored instanceof Error ? errored : new Error('the request body ended early: the stream closed'));
       throw this.error;
     }
     return undefined;
@@ -143,6 +150,6 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
 }
 
 /** The body of `stream`, pulled on demand. */
-export function pullBody(stream: Readable, options: PullBodyOptions = {}): PullBody {
-  return new PullBody(stream, options.closedError);
+export function pullBody(stream: Readable, watcher?: ResetWatcher): PullBody {
+  return new PullBody(stream, watcher);
 }
