@@ -264,7 +264,7 @@ export class Call implements CallContext {
     // client's RST_STREAM (it learns of it when the stream closes, a few event
     // loop turns later); wait those turns, so a cancelled client stream is not
     // mistaken for a completed one. Runs once per streaming call, at its end.
-    for (let turn = 0; turn < CONFIRM_END_TURNS && !this.request.signal.aborted; turn++) {
+    for (let turn = 0; turn < CONFIRM_END_TURNS && !this.#clientGone(); turn++) {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return this.#cancelReason;
@@ -273,6 +273,12 @@ export class Call implements CallContext {
   /** @internal Decode one request frame (may need to wait for decompression). */
   decodeFrame(frame: Frame): unknown {
     return this.#decode(frame);
+  }
+
+  /** Whether the client has gone, without creating the request's signal where the transport can tell. */
+  #clientGone(): boolean {
+    const request = this.request;
+    return request.aborted ?? request.signal.aborted;
   }
 
   #requestError(e: unknown): GrpcError {
@@ -337,7 +343,7 @@ export class Call implements CallContext {
     let frame = this.#frame(message);
     if (frame instanceof Promise) frame = await frame;
     if (this.#state === STATE_DONE) return;
-    if (this.request.signal.aborted) {
+    if (this.#clientGone()) {
       this.#onAbort();
       return;
     }
