@@ -23,6 +23,8 @@ export interface CallConfig {
   readonly maxDecompressed: number;
   /** Value of grpc-accept-encoding sent in responses. */
   readonly acceptHeader: string;
+  /** The response headers of a call with no response metadata and no compression (frozen, shared). */
+  readonly plainHeaders: Readonly<HeaderRecord>;
   readonly minCompressBytes: number;
   readonly logger: Logger;
   /** Bytes of framed messages queued before a streaming handler waits. */
@@ -78,7 +80,7 @@ export class Call implements CallContext {
   #outcome: Promise<CallOutcome> | undefined;
   #settleOutcome: ((o: CallOutcome) => void) | undefined;
   #thrown: unknown;
-  readonly #onAbort: () => void;
+  #abortListener: (() => void) | undefined;
   #watching = false;
 
   constructor(
@@ -106,7 +108,6 @@ export class Call implements CallContext {
     this.response = new Promise((resolve) => {
       this.#resolve = resolve;
     });
-    this.#onAbort = () => this.cancel(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
     // Streaming calls follow the client from the start. A unary call checks the
     // client when it responds, and follows it only once something needs to know
     // sooner (the handler's signal, an interceptor's outcome): a listener per call
@@ -118,8 +119,13 @@ export class Call implements CallContext {
     if (this.#watching || this.#state === STATE_DONE) return;
     this.#watching = true;
     const signal = this.request.signal;
-    if (signal.aborted) queueMicrotask(this.#onAbort);
-    else signal.addEventListener('abort', this.#onAbort, { once: true });
+    const listener = (this.#abortListener = () => this.#onAbort());
+    if (signal.aborted) queueMicrotask(listener);
+    else signal.addEventListener('abort', listener, { once: true });
+  }
+
+  #onAbort(): void {
+    this.cancel(new GrpcError(Status.CANCELLED, 'the client cancelled the call'));
   }
 
   // ---- CallContext -------------------------------------------------------
@@ -338,10 +344,18 @@ export class Call implements CallContext {
     return packed instanceof Promise ? packed.then(encodeCompressedFrame) : encodeFrame(packed, true);
   }
 
-  /** Send the single response of a unary or client-streaming call and end with OK. */
-  async sendUnary(message: unknown): Promise<void> {
-    let frame = this.#frame(message);
-    if (frame instanceof Promise) frame = await frame;
+  /**
+   * Send the single response of a unary or client-streaming call and end with OK.
+   * Returns a promise only when the message is compressed asynchronously.
+   */
+  sendUnary(message: unknown): Promise<void> | undefined {
+    const frame = this.#frame(message);
+    if (frame instanceof Promise) return frame.then((f) => this.#sendFrame(f));
+    this.#sendFrame(frame);
+    return undefined;
+  }
+
+  #sendFrame(frame: Uint8Array): void {
     if (this.#state === STATE_DONE) return;
     if (this.#clientGone()) {
       this.#onAbort();
@@ -424,7 +438,11 @@ export class Call implements CallContext {
   }
 
   #ended(): void {
-    if (this.#watching) this.request.signal.removeEventListener('abort', this.#onAbort);
+    const listener = this.#abortListener;
+    if (listener !== undefined) {
+      this.#abortListener = undefined;
+      this.request.signal.removeEventListener('abort', listener);
+    }
     if (this.#clearTimer !== undefined) {
       this.#clearTimer();
       this.#clearTimer = undefined;
@@ -439,7 +457,10 @@ export class Call implements CallContext {
       : { code: this.#code, message: this.#message, error: this.#thrown };
   }
 
-  #headerRecord(): HeaderRecord {
+  #headerRecord(): Readonly<HeaderRecord> {
+    if (this.#responseEncoding === 'identity' && (this.#responseMetadata === undefined || this.#responseMetadata.isEmpty)) {
+      return this.#config.plainHeaders;
+    }
     const headers: HeaderRecord = {
       'content-type': 'application/grpc',
       'grpc-accept-encoding': this.#config.acceptHeader,

@@ -103,11 +103,13 @@ export class GrpcServer {
     this.#maxMetadata = options.maxMetadataSize ?? 8 * 1024;
     this.#passUnknown = options.passUnknownMethods ?? false;
     this.#interceptors = options.interceptors ?? [];
+    const acceptHeader = ENCODINGS.filter((e) => accept.has(e)).join(',');
     this.#config = {
       maxReceive,
       maxSend: options.maxSendMessageLength ?? 2 ** 31 - 1,
       maxDecompressed: options.maxDecompressedLength ?? maxReceive,
-      acceptHeader: ENCODINGS.filter((e) => accept.has(e)).join(','),
+      acceptHeader,
+      plainHeaders: Object.freeze({ 'content-type': 'application/grpc', 'grpc-accept-encoding': acceptHeader }),
       minCompressBytes: options.compression?.minBytes ?? 0,
       logger: this.#logger,
       highWater: 64 * 1024,
@@ -396,7 +398,10 @@ async function unary(call: Call, handler: (a: unknown, ctx: Call) => unknown): P
   if (call.done) return;
   let response = handler(request, call);
   if (response instanceof Promise) response = await response;
-  if (!call.done) await call.sendUnary(response);
+  if (!call.done) {
+    const sent = call.sendUnary(response);
+    if (sent !== undefined) await sent;
+  }
 }
 
 async function serverStream(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
@@ -408,7 +413,10 @@ async function serverStream(call: Call, handler: (a: unknown, ctx: Call) => unkn
 async function clientStream(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
   let response = handler(call.readMany(), call);
   if (response instanceof Promise) response = await response;
-  if (!call.done) await call.sendUnary(response);
+  if (!call.done) {
+    const sent = call.sendUnary(response);
+    if (sent !== undefined) await sent;
+  }
 }
 
 
