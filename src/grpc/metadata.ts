@@ -79,8 +79,17 @@ function checkValue(name: string, value: MetadataValue): MetadataValue {
   return value;
 }
 
+/** Shared by every empty Metadata; never written (see Metadata.#writable). */
+const NO_ENTRIES = new Map<string, MetadataValue[]>();
+
 export class Metadata implements Iterable<[string, MetadataValue]> {
-  readonly #entries = new Map<string, MetadataValue[]>();
+  // Most calls carry no metadata: an empty instance shares one empty map until its first write.
+  #entries: Map<string, MetadataValue[]> = NO_ENTRIES;
+
+  #writable(): Map<string, MetadataValue[]> {
+    if (this.#entries === NO_ENTRIES) this.#entries = new Map();
+    return this.#entries;
+  }
 
   constructor(init?: Iterable<readonly [string, MetadataValue]> | Readonly<Record<string, MetadataValue | readonly MetadataValue[]>>) {
     if (!init) return;
@@ -111,7 +120,7 @@ export class Metadata implements Iterable<[string, MetadataValue]> {
   /** Replace all values under `name`. */
   set(name: string, value: MetadataValue): this {
     const n = checkName(name);
-    this.#entries.set(n, [checkValue(n, value)]);
+    this.#writable().set(n, [checkValue(n, value)]);
     return this;
   }
 
@@ -121,7 +130,7 @@ export class Metadata implements Iterable<[string, MetadataValue]> {
     const v = checkValue(n, value);
     const list = this.#entries.get(n);
     if (list) list.push(v);
-    else this.#entries.set(n, [v]);
+    else this.#writable().set(n, [v]);
     return this;
   }
 
@@ -151,7 +160,7 @@ export class Metadata implements Iterable<[string, MetadataValue]> {
     for (const [k, list] of other.#entries) {
       const mine = this.#entries.get(k);
       if (mine) mine.push(...list);
-      else this.#entries.set(k, list.slice());
+      else this.#writable().set(k, list.slice());
     }
     return this;
   }
@@ -203,7 +212,7 @@ export class Metadata implements Iterable<[string, MetadataValue]> {
   _push(name: string, value: MetadataValue): void {
     const list = this.#entries.get(name);
     if (list) list.push(value);
-    else this.#entries.set(name, [value]);
+    else this.#writable().set(name, [value]);
   }
 }
 
