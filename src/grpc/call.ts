@@ -402,6 +402,23 @@ export class Call implements CallContext {
     this.succeed();
   }
 
+  /**
+   * `pipe` for a handler that returned an async iterator (the usual bidi call):
+   * driven by promise callbacks instead of a suspended async function, so a
+   * held call keeps less alive. Failures end the call; nothing is returned.
+   */
+  pump(source: unknown): void {
+    const it =
+      source !== null && typeof source === 'object' && Symbol.asyncIterator in source
+        ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+        : undefined;
+    if (it === undefined) {
+      this.pipe(source as AsyncIterable<unknown>).catch((e: unknown) => this.fail(e));
+      return;
+    }
+    new Pump(this, it).next();
+  }
+
   #startStreaming(): void {
     this.#state = STATE_STREAMING;
     this.#outbox = new Outbox(this.#config.highWater, () =>
@@ -486,6 +503,76 @@ export class Call implements CallContext {
 }
 
 const END: IteratorResult<unknown> = Object.freeze({ done: true, value: undefined });
+
+/** Moves a handler's messages into the call one at a time, as `for await` in Call.pipe would. */
+class Pump {
+  readonly #call: Call;
+  readonly #it: AsyncIterator<unknown>;
+  readonly #onResult = (r: IteratorResult<unknown>): void => this.#result(r);
+  readonly #onError = (e: unknown): void => this.#call.fail(e);
+  readonly #onNext = (): void => this.next();
+  readonly #onAbrupt = (e: unknown): void => this.#abrupt(e);
+
+  constructor(call: Call, it: AsyncIterator<unknown>) {
+    this.#call = call;
+    this.#it = it;
+  }
+
+  next(): void {
+    let r: Promise<IteratorResult<unknown>>;
+    try {
+      r = this.#it.next();
+    } catch (e) {
+      this.#call.fail(e);
+      return;
+    }
+    Promise.resolve(r).then(this.#onResult, this.#onError);
+  }
+
+  #result(r: IteratorResult<unknown>): void {
+    const call = this.#call;
+    if (r === null || typeof r !== 'object') {
+      call.fail(new TypeError(`iterator result ${String(r)} is not an object`));
+      return;
+    }
+    if (r.done === true) {
+      call.succeed();
+      return;
+    }
+    if (call.done) {
+      // As a `for await` that breaks: the iterator is told to finish.
+      this.#close().then(undefined, this.#onError);
+      return;
+    }
+    let wait: Promise<void> | undefined;
+    try {
+      wait = call.write(r.value);
+    } catch (e) {
+      this.#abrupt(e);
+      return;
+    }
+    if (wait === undefined) this.next();
+    else wait.then(this.#onNext, this.#onAbrupt);
+  }
+
+  /** The loop body failed: close the iterator (its own outcome is ignored), then end the call with the error. */
+  #abrupt(error: unknown): void {
+    const fail = (): void => this.#call.fail(error);
+    let closing: Promise<unknown>;
+    try {
+      closing = this.#close();
+    } catch {
+      fail();
+      return;
+    }
+    closing.then(fail, fail);
+  }
+
+  #close(): Promise<unknown> {
+    const ret = this.#it.return;
+    return ret === undefined ? Promise.resolve(undefined) : Promise.resolve(ret.call(this.#it));
+  }
+}
 
 /**
  * The request messages of a streaming call as one hand-written iterator over

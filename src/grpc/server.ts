@@ -383,12 +383,13 @@ function run(call: Call, route: Route): void {
       break;
     case KIND_BIDI:
     default:
-      // No async wrapper here: a held bidi call keeps one frame fewer alive.
+      // No async frame here: a held bidi call is driven by callbacks (Call.pump).
       try {
-        p = call.pipe(handler(call.readMany(), call) as AsyncIterable<unknown>);
+        call.pump(handler(call.readMany(), call));
       } catch (e) {
-        p = Promise.reject(e);
+        call.fail(e);
       }
+      return;
   }
   p.catch((e: unknown) => call.fail(e));
 }
