@@ -504,6 +504,15 @@ export class Call implements CallContext {
 
 const END: IteratorResult<unknown> = Object.freeze({ done: true, value: undefined });
 
+function messageResult(value: unknown): IteratorResult<unknown> {
+  return { done: false, value };
+}
+
+function endResult(reset: GrpcError | undefined): IteratorResult<unknown> {
+  if (reset !== undefined) throw reset;
+  return END;
+}
+
 /** Moves a handler's messages into the call one at a time, as `for await` in Call.pipe would. */
 class Pump {
   readonly #call: Call;
@@ -597,43 +606,52 @@ class RequestStream implements AsyncIterableIterator<unknown> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<unknown>> {
+  // Not an async function: a call waiting for the client's next message holds
+  // one promise reaction here instead of a suspended frame.
+  next(): Promise<IteratorResult<unknown>> {
     const call = this.#call;
-    for (;;) {
-      if (this.#finished || call.done) return END;
-      if (this.#index < this.#frames.length) {
-        const frame = this.#frames[this.#index++]!;
-        if (this.#index === this.#frames.length) {
-          this.#frames.length = 0;
-          this.#index = 0;
-        }
-        let value: unknown;
-        try {
-          value = call.decodeFrame(frame);
-          if (value instanceof Promise) value = await value;
-        } catch (e) {
-          this.#finished = true;
-          throw call.requestFailed(e);
-        }
-        return { done: false, value };
+    if (this.#finished || call.done) return Promise.resolve(END);
+    if (this.#index < this.#frames.length) {
+      const frame = this.#frames[this.#index++]!;
+      if (this.#index === this.#frames.length) {
+        this.#frames.length = 0;
+        this.#index = 0;
       }
-      let r: IteratorResult<Uint8Array>;
+      let value: unknown;
       try {
-        r = await this.#body.next();
-        if (r.done) this.#decoder.end();
-        else this.#decoder.push(r.value);
+        value = call.decodeFrame(frame);
       } catch (e) {
         this.#finished = true;
-        throw call.requestFailed(e);
+        return Promise.reject(call.requestFailed(e));
       }
-      if (r.done) {
-        this.#finished = true;
-        const reset = await call.confirmEnd();
-        if (reset !== undefined) throw reset;
-        return END;
-      }
+      if (value instanceof Promise) return value.then(messageResult, this.#onFailed);
+      return Promise.resolve({ done: false, value });
     }
+    let chunk: Promise<IteratorResult<Uint8Array>>;
+    try {
+      chunk = this.#body.next();
+    } catch (e) {
+      return this.#onFailed(e);
+    }
+    return Promise.resolve(chunk).then(this.#onChunk, this.#onFailed);
   }
+
+  readonly #onChunk = (r: IteratorResult<Uint8Array>): Promise<IteratorResult<unknown>> => {
+    try {
+      if (r.done) this.#decoder.end();
+      else this.#decoder.push(r.value);
+    } catch (e) {
+      return this.#onFailed(e);
+    }
+    if (!r.done) return this.next();
+    this.#finished = true;
+    return this.#call.confirmEnd().then(endResult);
+  };
+
+  readonly #onFailed = (e: unknown): Promise<never> => {
+    this.#finished = true;
+    return Promise.reject(this.#call.requestFailed(e));
+  };
 
   async return(): Promise<IteratorResult<unknown>> {
     if (!this.#finished) {
