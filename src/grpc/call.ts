@@ -63,7 +63,7 @@ export class Call implements CallContext {
 
   readonly #config: CallConfig;
   readonly #def: MethodDefinition;
-  #resolve!: (r: HandlerResult) => void;
+  #resolve: ((r: HandlerResult) => void) | undefined;
   #state = STATE_PENDING;
   #responseEncoding: Encoding = 'identity';
   #acceptEncodings: readonly string[] | undefined;
@@ -364,7 +364,7 @@ export class Call implements CallContext {
     if (this.#state === STATE_PENDING) {
       const trailers = this.#trailers === undefined || this.#trailers.isEmpty ? OK_TRAILERS : this.#statusRecord();
       this.#state = STATE_DONE;
-      this.#resolve({ status: 200, headers: this.#headerRecord(), body: frame, trailers });
+      this.#respond({ status: 200, headers: this.#headerRecord(), body: frame, trailers });
       this.#ended();
       return;
     }
@@ -419,18 +419,28 @@ export class Call implements CallContext {
     new Pump(this, it).next();
   }
 
+  /** Hand the response to the transport (once); the resolver is not kept for the rest of the call. */
+  #respond(response: HandlerResult): void {
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    resolve?.(response);
+  }
+
+  /** @internal The transport stopped pulling the response body before it ended. */
+  outboxStopped(): void {
+    this.cancel(new GrpcError(Status.CANCELLED, 'the client stopped reading the response'));
+  }
+
   #startStreaming(): void {
     this.#state = STATE_STREAMING;
-    this.#outbox = new Outbox(this.#config.highWater, () =>
-      this.cancel(new GrpcError(Status.CANCELLED, 'the client stopped reading the response')),
-    );
+    this.#outbox = new Outbox(this.#config.highWater, this);
     const response: ServerResponse = {
       status: 200,
       headers: this.#headerRecord(),
       body: this.#outbox,
       trailers: () => this.#statusRecord(),
     };
-    this.#resolve(response);
+    this.#respond(response);
   }
 
   // ---- ending ------------------------------------------------------------
@@ -447,7 +457,7 @@ export class Call implements CallContext {
       const headers: HeaderRecord = { 'content-type': 'application/grpc' };
       this.#responseMetadata?.writeTo(headers);
       this.#writeStatus(headers);
-      this.#resolve({ status: 200, headers });
+      this.#respond({ status: 200, headers });
     } else {
       this.#outbox!.close();
     }

@@ -5,9 +5,14 @@
  */
 const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
 
+/** Told when the transport stops pulling before the body was closed. */
+export interface OutboxOwner {
+  outboxStopped(): void;
+}
+
 export class Outbox implements AsyncIterableIterator<Uint8Array> {
   readonly #highWater: number;
-  readonly #onStop: () => void;
+  readonly #owner: OutboxOwner;
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #closed = false;
@@ -15,10 +20,10 @@ export class Outbox implements AsyncIterableIterator<Uint8Array> {
   #reader: ((r: IteratorResult<Uint8Array>) => void) | undefined;
   #drain: (() => void) | undefined;
 
-  /** `onStop` runs when the transport stops pulling before the body was closed. */
-  constructor(highWater: number, onStop: () => void) {
+  /** `owner.outboxStopped()` runs when the transport stops pulling before the body was closed. */
+  constructor(highWater: number, owner: OutboxOwner) {
     this.#highWater = highWater;
-    this.#onStop = onStop;
+    this.#owner = owner;
   }
 
   /** Queue a chunk. False when the queue is over its high-water mark: wait on `drained()`. */
@@ -102,6 +107,6 @@ export class Outbox implements AsyncIterableIterator<Uint8Array> {
     const reader = this.#reader;
     this.#reader = undefined;
     reader?.(DONE);
-    if (!this.#closed) this.#onStop();
+    if (!this.#closed) this.#owner.outboxStopped();
   }
 }
