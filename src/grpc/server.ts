@@ -370,17 +370,17 @@ export class GrpcServer {
 
 function run(call: Call, route: Route): void {
   const handler = route.def.handler as (a: unknown, ctx: Call) => unknown;
-  let p: Promise<void>;
+  // Each runner ends the call itself when it fails: no catch handler per call.
   switch (route.kind) {
     case KIND_UNARY:
-      p = unary(call, handler);
-      break;
+      void unary(call, handler);
+      return;
     case KIND_SERVER_STREAM:
-      p = serverStream(call, handler);
-      break;
+      void serverStream(call, handler);
+      return;
     case KIND_CLIENT_STREAM:
-      p = clientStream(call, handler);
-      break;
+      void clientStream(call, handler);
+      return;
     case KIND_BIDI:
     default:
       // No async frame here: a held bidi call is driven by callbacks (Call.pump).
@@ -389,35 +389,44 @@ function run(call: Call, route: Route): void {
       } catch (e) {
         call.fail(e);
       }
-      return;
   }
-  p.catch((e: unknown) => call.fail(e));
 }
 
 async function unary(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
-  const request = await call.readOne();
-  if (call.done) return;
-  let response = handler(request, call);
-  if (response instanceof Promise) response = await response;
-  if (!call.done) {
-    const sent = call.sendUnary(response);
-    if (sent !== undefined) await sent;
+  try {
+    const request = await call.readOne();
+    if (call.done) return;
+    let response = handler(request, call);
+    if (response instanceof Promise) response = await response;
+    if (!call.done) {
+      const sent = call.sendUnary(response);
+      if (sent !== undefined) await sent;
+    }
+  } catch (e) {
+    call.fail(e);
   }
 }
 
 async function serverStream(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
-  const request = await call.readOne();
-  if (call.done) return;
-  await call.pipe(handler(request, call) as AsyncIterable<unknown>);
-}
-
-async function clientStream(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
-  let response = handler(call.readMany(), call);
-  if (response instanceof Promise) response = await response;
-  if (!call.done) {
-    const sent = call.sendUnary(response);
-    if (sent !== undefined) await sent;
+  try {
+    const request = await call.readOne();
+    if (call.done) return;
+    // The messages are driven by callbacks once the handler has its request (Call.pump).
+    call.pump(handler(request, call));
+  } catch (e) {
+    call.fail(e);
   }
 }
 
-
+async function clientStream(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
+  try {
+    let response = handler(call.readMany(), call);
+    if (response instanceof Promise) response = await response;
+    if (!call.done) {
+      const sent = call.sendUnary(response);
+      if (sent !== undefined) await sent;
+    }
+  } catch (e) {
+    call.fail(e);
+  }
+}
