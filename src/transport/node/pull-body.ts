@@ -68,14 +68,23 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
   /** @internal Settle a waiting read if the stream has something to say (a stream event, or fail()). */
   notify(): void {
     const resolve = this.resolveWait;
-    if (resolve === undefined) return;
+    const reject = this.rejectWait;
+    if (resolve === undefined || reject === undefined) return;
     let r: IteratorResult<Uint8Array> | undefined;
+    let failure: unknown;
+    let failed = false;
     try {
       r = this.poll();
     } catch (err) {
-      const reject = this.rejectWait!;
+      failed = true;
+      failure = err;
+    }
+    // stream.read() inside poll() can emit events synchronously, and a nested notify()
+    // may already have settled this wait: settle it only once.
+    if (this.resolveWait !== resolve) return;
+    if (failed) {
       this.resolveWait = this.rejectWait = undefined;
-      reject(err);
+      reject(failure);
       return;
     }
     if (r === undefined) return;
