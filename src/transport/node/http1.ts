@@ -10,6 +10,7 @@ import { joinIncomingHeaders } from '../headers.js';
 import type { BackendExchange, Capabilities, HttpVersion, RawHeaders, ResponseSink, ServerRequest } from '../types.js';
 import { pullBody } from './pull-body.js';
 import { hostWithoutPort, pairHeaders, plainAddress, splitUrl, tlsInfo } from './request-info.js';
+import { drained } from './drain.js';
 import { listenerAnswer, type ListenerContext, type Route } from './routing.js';
 
 /** How long an unread request body is drained after the response before the connection is dropped (Http.sys: DrainEntityBody, 120 s). */
@@ -145,22 +146,7 @@ export function handleHttp1Request(req: IncomingMessage, res: NodeResponse, ctx:
     write(chunk) {
       if (res.destroyed) throw new ClientDisconnectedError();
       if (res.write(chunk)) return;
-      return new Promise<void>((resolve, reject) => {
-        const cleanup = (): void => {
-          res.off('drain', onDrain);
-          res.off('close', onClose);
-        };
-        const onDrain = (): void => {
-          cleanup();
-          resolve();
-        };
-        const onClose = (): void => {
-          cleanup();
-          reject(controller.signal.reason instanceof Error ? controller.signal.reason : new ClientDisconnectedError());
-        };
-        res.on('drain', onDrain);
-        res.on('close', onClose);
-      });
+      return drained(res, () => (controller.signal.reason instanceof Error ? controller.signal.reason : new ClientDisconnectedError()));
     },
     end(trailers) {
       if (trailers && trailers.length > 0) res.addTrailers(trailers.map(([n, v]) => [n, v] as [string, string]));
@@ -246,22 +232,7 @@ export function handleHttp1Upgrade(req: IncomingMessage, socket: Duplex, head: B
   const write = (chunk: Uint8Array | string): Promise<void> | void => {
     if (socket.destroyed) throw new ClientDisconnectedError();
     if (socket.write(chunk)) return;
-    return new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => {
-        socket.off('drain', onDrain);
-        socket.off('close', onClose);
-      };
-      const onDrain = (): void => {
-        cleanup();
-        resolve();
-      };
-      const onClose = (): void => {
-        cleanup();
-        reject(new ClientDisconnectedError());
-      };
-      socket.on('drain', onDrain);
-      socket.on('close', onClose);
-    });
+    return drained(socket, () => new ClientDisconnectedError());
   };
   const sink: ResponseSink = {
     head(status, reason, headers, end) {

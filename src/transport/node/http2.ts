@@ -21,6 +21,7 @@ import type {
 } from '../types.js';
 import { PullBody, type ResetWatcher } from './pull-body.js';
 import { hostWithoutPort, plainAddress, splitUrl, tlsInfo } from './request-info.js';
+import { drained } from './drain.js';
 import { listenerAnswer, type ListenerContext, type Route } from './routing.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
@@ -285,22 +286,7 @@ class Http2Exchange implements BackendExchange, ResponseSink, ResetWatcher {
     const stream = this.stream;
     if (stream.destroyed || stream.closed) throw this.gone();
     if (stream.write(chunk)) return;
-    return new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => {
-        stream.off('drain', onDrain);
-        stream.off('close', onClose);
-      };
-      const onDrain = (): void => {
-        cleanup();
-        resolve();
-      };
-      const onClose = (): void => {
-        cleanup();
-        reject(this.gone());
-      };
-      stream.on('drain', onDrain);
-      stream.on('close', onClose);
-    });
+    return drained(stream, () => this.gone());
   }
 
   end(trailers: RawHeaders | undefined): Promise<void> {
