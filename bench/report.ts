@@ -4,6 +4,18 @@ import type { HeapKind } from './heap.js';
 import type { FrameSummary } from './profile.js';
 import type { ServerKind } from './servers/types.js';
 
+/** Throughput and CPU numbers of one server in one round. */
+export interface RoundSample {
+  unaryRps: number;
+  p50Ms: number;
+  p99Ms: number;
+  streamMps: number;
+  pingPongRtps: number;
+  unaryCpuUs: number;
+  streamCpuUs: number;
+  pingPongCpuUs: number;
+}
+
 export interface ServerResult {
   kind: ServerKind;
   unaryRps?: number;
@@ -23,16 +35,7 @@ export interface ServerResult {
   pingPongCpuUs?: number;
   problems: string[];
   /** Per-round throughput numbers; the fields above hold their medians. */
-  rounds: {
-    unaryRps: number;
-    p50Ms: number;
-    p99Ms: number;
-    streamMps: number;
-    pingPongRtps: number;
-    unaryCpuUs: number;
-    streamCpuUs: number;
-    pingPongCpuUs: number;
-  }[];
+  rounds: RoundSample[];
   error?: string;
   profile?: { file: string; totalMs: number; frames: FrameSummary[]; areas: { area: string; percent: number }[] };
 }

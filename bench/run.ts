@@ -20,7 +20,7 @@ import { ensureH2load, runH2load } from './h2load.js';
 import { describeMachine } from './machine.js';
 import { heapGrowth } from './heap.js';
 import { summariseByArea, summariseProfile } from './profile.js';
-import { formatReport, type ServerResult } from './report.js';
+import { formatReport, type RoundSample, type ServerResult } from './report.js';
 import { PATHS, SMALL_BODY_BYTES, bodyOf, encodePayload, frame } from './schema.js';
 import { EXTRA_SERVER_KINDS, SERVER_KINDS, type ServerKind } from './servers/types.js';
 
@@ -186,17 +186,6 @@ async function measureMemory(kind: ServerKind, s: Settings, result: ServerResult
   } finally {
     await server.stop();
   }
-}
-
-interface RoundSample {
-  unaryRps: number;
-  p50Ms: number;
-  p99Ms: number;
-  streamMps: number;
-  pingPongRtps: number;
-  unaryCpuUs: number;
-  streamCpuUs: number;
-  pingPongCpuUs: number;
 }
 
 async function measureThroughput(

@@ -5,9 +5,8 @@
  * ServerStream request), so it shows what node:http2 itself costs.
  */
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { FrameCounter, PATHS, SMALL_BODY_BYTES, bodyOf, decodeStreamRequest, encodePayload, frame } from '../schema.js';
-import type { StartedServer } from './types.js';
+import { listenOnLoopback, type StartedServer } from './types.js';
 
 const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' } as const;
 const OK_TRAILERS = { 'grpc-status': '0' } as const;
@@ -80,17 +79,5 @@ export async function start(): Promise<StartedServer> {
         stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12' }, { endStream: true });
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        setTimeout(resolve, 2000).unref();
-      }),
-  };
+  return listenOnLoopback(server);
 }

@@ -4,7 +4,6 @@
  * into descriptors at run time with @bufbuild/protobuf v2 (no code generation).
  */
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { create, createFileRegistry, type Message } from '@bufbuild/protobuf';
 import type { GenMessage, GenService } from '@bufbuild/protobuf/codegenv2';
 import {
@@ -14,7 +13,7 @@ import {
 } from '@bufbuild/protobuf/wkt';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { bodyOf } from '../schema.js';
-import type { StartedServer } from './types.js';
+import { listenOnLoopback, type StartedServer } from './types.js';
 
 type PayloadMessage = Message<'bench.Payload'> & { body: Uint8Array };
 type StreamRequestMessage = Message<'bench.StreamRequest'> & { count: number; size: number };
@@ -93,17 +92,5 @@ export async function start(): Promise<StartedServer> {
     },
   });
   const server = http2.createServer(handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        setTimeout(resolve, 2000).unref();
-      }),
-  };
+  return listenOnLoopback(server);
 }
