@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { GrpcError } from './error.js';
-import { fileDescriptorsForService } from './reflection/from-protobufjs.js';
+import { lazyServiceDescriptors, withLazyDescriptors } from './reflection/lazy-descriptors.js';
 import { Status } from './status.js';
 import type { MethodDefinition, MethodHandler, ServiceImplementation } from './types.js';
 
@@ -54,12 +54,7 @@ export function methodsFromService(service: protobuf.Service, implementation: Se
   service.resolveAll();
   const serviceName = service.fullName.replace(/^\./, '');
   const known = new Set<string>();
-  let descriptors: readonly Uint8Array[] | undefined;
-  try {
-    descriptors = fileDescriptorsForService(service);
-  } catch {
-    descriptors = undefined;
-  }
+  const descriptors = lazyServiceDescriptors(service);
   const defs: MethodDefinition[] = [];
   for (const method of service.methodsArray) {
     method.resolve();
@@ -71,15 +66,15 @@ export function methodsFromService(service: protobuf.Service, implementation: Se
     known.add(method.name).add(camel);
     const handler = (implementation[method.name] as MethodHandler | undefined) ?? (implementation[camel] as MethodHandler | undefined) ?? unimplemented(methodPath);
     const Ctor = resType.ctor;
-    defs.push({
+    const def = {
       path: methodPath,
       requestStream: method.requestStream === true,
       responseStream: method.responseStream === true,
-      deserialize: (bytes) => reqType.decode(bytes),
-      serialize: (message) => resType.encode(message instanceof Ctor ? message : resType.fromObject(message as Record<string, unknown>)).finish(),
+      deserialize: (bytes: Uint8Array) => reqType.decode(bytes),
+      serialize: (message: unknown) => resType.encode(message instanceof Ctor ? message : resType.fromObject(message as Record<string, unknown>)).finish(),
       handler,
-      ...(descriptors ? { fileDescriptorProtos: descriptors } : {}),
-    });
+    };
+    defs.push(withLazyDescriptors(def, descriptors));
   }
   for (const key of Object.keys(implementation)) {
     if (!known.has(key)) throw new TypeError(`service ${serviceName} has no method ${JSON.stringify(key)}`);

@@ -37,7 +37,24 @@ interface Route {
 
 interface ServiceEntry {
   readonly methods: string[];
+  /** Definitions whose descriptors have not been read yet (they may be built lazily). */
+  pending: MethodDefinition[];
   fileDescriptorProtos: readonly Uint8Array[];
+}
+
+/** The service's descriptors: those of its first definition that has any (read only when asked for). */
+function serviceDescriptors(entry: ServiceEntry): readonly Uint8Array[] {
+  if (entry.fileDescriptorProtos.length === 0) {
+    for (let i = 0; i < entry.pending.length; i++) {
+      const protos = entry.pending[i]!.fileDescriptorProtos;
+      if (protos !== undefined && protos.length > 0) {
+        entry.fileDescriptorProtos = protos;
+        break;
+      }
+    }
+  }
+  if (entry.fileDescriptorProtos.length > 0) entry.pending = [];
+  return entry.fileDescriptorProtos;
 }
 
 /** A grpc-js ServiceDefinition: method entries carrying path, stream flags and (de)serializers. */
@@ -75,6 +92,15 @@ function trailersOnly(code: Status, message: string, extra?: HeaderRecord): Hand
   const headers: HeaderRecord = { 'content-type': 'application/grpc', ...extra, 'grpc-status': String(code) };
   if (message) headers['grpc-message'] = encodeGrpcMessage(message);
   return { status: 200, headers };
+}
+
+function serviceInfo(name: string, entry: ServiceEntry): ServiceInfo {
+  const info = { name, methods: entry.methods.slice() };
+  return Object.defineProperty(info, 'fileDescriptorProtos', {
+    get: () => serviceDescriptors(entry),
+    enumerable: true,
+    configurable: true,
+  }) as ServiceInfo;
 }
 
 export class GrpcServer {
@@ -147,9 +173,9 @@ export class GrpcServer {
     const kind = (def.requestStream ? 2 : 0) | (def.responseStream ? 1 : 0);
     this.#routes.set(def.path, { def: def as MethodDefinition, kind, service, name });
     let entry = this.#services.get(service);
-    if (!entry) this.#services.set(service, (entry = { methods: [], fileDescriptorProtos: [] }));
+    if (!entry) this.#services.set(service, (entry = { methods: [], pending: [], fileDescriptorProtos: [] }));
     entry.methods.push(name);
-    if (def.fileDescriptorProtos && entry.fileDescriptorProtos.length === 0) entry.fileDescriptorProtos = def.fileDescriptorProtos;
+    if (entry.fileDescriptorProtos.length === 0) entry.pending.push(def);
     return this;
   }
 
@@ -159,9 +185,9 @@ export class GrpcServer {
     if (this.#routes.has(def.path)) throw new Error(`method ${def.path} is already registered`);
   }
 
-  /** The registered services, their methods and descriptors. */
+  /** The registered services, their methods and descriptors (built when `fileDescriptorProtos` is first read). */
   services(): ServiceInfo[] {
-    return [...this.#services].map(([name, e]) => ({ name, methods: e.methods.slice(), fileDescriptorProtos: e.fileDescriptorProtos }));
+    return [...this.#services].map(([name, e]) => serviceInfo(name, e));
   }
 
   /** Serve this server's methods on a request queue. */

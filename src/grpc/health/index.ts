@@ -4,7 +4,7 @@
  */
 import type protobuf from 'protobufjs';
 import { GrpcError } from '../error.js';
-import { fileDescriptorsForService } from '../reflection/from-protobufjs.js';
+import { lazyServiceDescriptors, withLazyDescriptors } from '../reflection/lazy-descriptors.js';
 import { loadPackageProto, packageProtoDir } from '../reflection/package-protos.js';
 import type { GrpcServer } from '../server.js';
 import { Status } from '../status.js';
@@ -84,7 +84,7 @@ export class HealthService {
     const response = root.lookupType('grpc.health.v1.HealthCheckResponse');
     const listRequest = root.lookupType('grpc.health.v1.HealthListRequest');
     const listResponse = root.lookupType('grpc.health.v1.HealthListResponse');
-    const fileDescriptorProtos = fileDescriptorsForService(service, { baseDir: packageProtoDir() });
+    const descriptors = lazyServiceDescriptors(service, { baseDir: packageProtoDir() });
     const codec = (req: protobuf.Type, res: protobuf.Type) => ({
       deserialize: (bytes: Uint8Array) => req.toObject(req.decode(bytes), { defaults: true }),
       serialize: (message: unknown) => res.encode(res.fromObject(message as Record<string, unknown>)).finish(),
@@ -92,7 +92,7 @@ export class HealthService {
     const store = this.#store;
     const path = (name: string): string => `/${HEALTH_SERVICE_NAME}/${name}`;
     return [
-      {
+      withLazyDescriptors({
         path: path('Check'),
         requestStream: false,
         responseStream: false,
@@ -103,9 +103,8 @@ export class HealthService {
           if (status === undefined) throw new GrpcError(Status.NOT_FOUND, `unknown service ${JSON.stringify(name)}`);
           return { status: ServingStatus[status] };
         },
-        fileDescriptorProtos,
-      },
-      {
+      }, descriptors),
+      withLazyDescriptors({
         path: path('List'),
         requestStream: false,
         responseStream: false,
@@ -113,16 +112,14 @@ export class HealthService {
         handler: () => ({
           statuses: Object.fromEntries(store.entries().map(([name, status]) => [name, { status: ServingStatus[status] }])),
         }),
-        fileDescriptorProtos,
-      },
-      {
+      }, descriptors),
+      withLazyDescriptors({
         path: path('Watch'),
         requestStream: false,
         responseStream: true,
         ...codec(request, response),
         handler: (req: unknown, ctx: CallContext) => watch(store, (req as HealthCheckRequest).service ?? '', ctx.signal),
-        fileDescriptorProtos,
-      },
+      }, descriptors),
     ];
   }
 }

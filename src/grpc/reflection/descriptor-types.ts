@@ -2,9 +2,15 @@
  * The parts of google.protobuf.FileDescriptorProto that reflection reads and
  * rewrites, as plain objects (the shape protobufjs' descriptor extension
  * produces with `toObject`). Fields this module does not touch pass through.
+ *
+ * protobufjs' descriptor extension builds every type of descriptor.proto when
+ * it loads (several MiB of resident memory), so it is loaded on first use:
+ * a server without reflection never pays for it.
  */
-import protobuf from 'protobufjs';
-import descriptorExt from 'protobufjs/ext/descriptor.js';
+import { createRequire } from 'node:module';
+import type protobuf from 'protobufjs';
+
+type DescriptorExtension = typeof import('protobufjs/ext/descriptor.js');
 
 export interface FieldDescriptor {
   name?: string;
@@ -64,22 +70,43 @@ export const FieldType = { MESSAGE: 11, ENUM: 14, GROUP: 10 } as const;
 
 const toObjectOptions: protobuf.IConversionOptions = { longs: Number, enums: Number, bytes: Array, arrays: false };
 
-/** The descriptor.proto message types, from protobufjs' bundled copy. */
-export const descriptorTypes = {
-  file: descriptorExt.FileDescriptorProto,
-  message: descriptorExt.DescriptorProto,
-  field: descriptorExt.FieldDescriptorProto,
-  enum: descriptorExt.EnumDescriptorProto,
-  service: descriptorExt.ServiceDescriptorProto,
-};
-
-export function decodeFileDescriptor(bytes: Uint8Array): FileDescriptor {
-  const message = descriptorTypes.file.decode(bytes);
-  return descriptorTypes.file.toObject(message, toObjectOptions) as FileDescriptor;
+export interface DescriptorTypes {
+  readonly file: protobuf.Type;
+  readonly message: protobuf.Type;
+  readonly field: protobuf.Type;
+  readonly enum: protobuf.Type;
+  readonly service: protobuf.Type;
 }
 
-export function encodeFileDescriptor(file: FileDescriptor): Uint8Array {
-  return descriptorTypes.file.encode(descriptorTypes.file.fromObject(file)).finish();
+let types: DescriptorTypes | undefined;
+
+/**
+ * The descriptor.proto message types, from protobufjs' bundled copy. The first
+ * call loads protobufjs' descriptor extension, which also gives protobufjs
+ * reflection objects their `toDescriptor()` methods.
+ */
+export function descriptorTypes(): DescriptorTypes {
+  if (types === undefined) {
+    const ext = createRequire(import.meta.url)('protobufjs/ext/descriptor.js') as DescriptorExtension;
+    types = {
+      file: ext.FileDescriptorProto,
+      message: ext.DescriptorProto,
+      field: ext.FieldDescriptorProto,
+      enum: ext.EnumDescriptorProto,
+      service: ext.ServiceDescriptorProto,
+    };
+  }
+  return types;
+}
+
+export function decodeFileDescriptor(bytes: Uint8Array): FileDescriptor {
+  const file = descriptorTypes().file;
+  return file.toObject(file.decode(bytes), toObjectOptions) as FileDescriptor;
+}
+
+export function encodeFileDescriptor(descriptor: FileDescriptor): Uint8Array {
+  const file = descriptorTypes().file;
+  return file.encode(file.fromObject(descriptor)).finish();
 }
 
 /** A protobufjs descriptor message (from `toDescriptor()`) as a plain object. */

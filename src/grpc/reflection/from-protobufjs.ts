@@ -6,7 +6,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
-import 'protobufjs/ext/descriptor.js';
 import {
   descriptorTypes,
   encodeFileDescriptor,
@@ -168,15 +167,17 @@ function addObject(files: Map<string, BuiltFile>, object: TopLevel, names: FileN
   }
   const refs = new Set<protobuf.ReflectionObject>();
   const d = file.descriptor;
+  // Loads protobufjs' descriptor extension, which provides toDescriptor().
+  const types = descriptorTypes();
   const edition = editionOf(object);
   if (object instanceof protobuf.Type) {
-    const message = messageToPlain<MessageDescriptor>(descriptorTypes.message, object.toDescriptor(edition));
+    const message = messageToPlain<MessageDescriptor>(types.message, object.toDescriptor(edition));
     fixMessage(message, object, refs);
     (d.messageType ??= []).push(message);
   } else if (object instanceof protobuf.Enum) {
-    (d.enumType ??= []).push(messageToPlain<EnumDescriptor>(descriptorTypes.enum, object.toDescriptor()));
+    (d.enumType ??= []).push(messageToPlain<EnumDescriptor>(types.enum, object.toDescriptor()));
   } else if (object instanceof protobuf.Service) {
-    const service = messageToPlain<ServiceDescriptor>(descriptorTypes.service, object.toDescriptor());
+    const service = messageToPlain<ServiceDescriptor>(types.service, object.toDescriptor());
     for (const method of object.methodsArray) {
       method.resolve();
       if (method.resolvedRequestType) refs.add(method.resolvedRequestType);
@@ -184,7 +185,7 @@ function addObject(files: Map<string, BuiltFile>, object: TopLevel, names: FileN
     }
     (d.service ??= []).push(service);
   } else {
-    const field = messageToPlain<FieldDescriptor>(descriptorTypes.field, object.toDescriptor(edition));
+    const field = messageToPlain<FieldDescriptor>(types.field, object.toDescriptor(edition));
     fixField(field, object, refs);
     (d.extension ??= []).push(field);
   }

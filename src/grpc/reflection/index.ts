@@ -7,7 +7,7 @@ import type { GrpcServer } from '../server.js';
 import { Status } from '../status.js';
 import type { MethodDefinition } from '../types.js';
 import { DescriptorPool } from './descriptor-pool.js';
-import { fileDescriptorsForService } from './from-protobufjs.js';
+import { lazyServiceDescriptors, withLazyDescriptors } from './lazy-descriptors.js';
 import { loadPackageProto, packageProtoDir } from './package-protos.js';
 
 export { DescriptorPool } from './descriptor-pool.js';
@@ -56,7 +56,7 @@ export class ReflectionService {
       const requestType = root.lookupType(`${pkg}.ServerReflectionRequest`);
       const responseType = root.lookupType(`${pkg}.ServerReflectionResponse`);
       const self = this;
-      return {
+      return withLazyDescriptors({
         path: `/${pkg}.ServerReflection/ServerReflectionInfo`,
         requestStream: true,
         responseStream: true,
@@ -65,8 +65,7 @@ export class ReflectionService {
         handler: async function* (requests: AsyncIterable<unknown>) {
           for await (const request of requests) yield self.answer(request as ReflectionRequest);
         },
-        fileDescriptorProtos: fileDescriptorsForService(service, { baseDir: packageProtoDir() }),
-      };
+      }, lazyServiceDescriptors(service, { baseDir: packageProtoDir() }));
     });
   }
 
