@@ -271,6 +271,55 @@ describe('dynamic table', () => {
   });
 });
 
+describe('repeated literal values', () => {
+  test('a value sent as a literal on every block decodes the same each time', () => {
+    const d = new HpackDecoder();
+    // As nghttp2 sends :path: literal without indexing, Huffman-coded, name index 4.
+    const path = '/helloworld.Greeter/SayHello';
+    const n = huffmanEncodedLength(path);
+    const huff = Buffer.alloc(n);
+    huffmanEncode(path, huff, 0);
+    const block = Buffer.concat([hex('83 04'), Buffer.from([0x80 | n]), huff, hex('86')]);
+    const first = decodeAll(d, block)!;
+    assert.deepEqual(first, [':method', 'POST', ':path', path, ':scheme', 'http']);
+    for (let i = 0; i < 5; i++) assert.deepEqual(decodeAll(d, block), first);
+    // The same octets without the H bit are a different string.
+    const raw = Buffer.concat([hex('04'), Buffer.from([n]), huff]);
+    assert.deepEqual(decodeAll(d, raw), [':path', huff.toString('latin1')]);
+    assert.deepEqual(decodeAll(d, block), first);
+  });
+
+  test('values that differ only in the middle are told apart', () => {
+    const d = new HpackDecoder();
+    const values = ['/a0000z', '/a0100z', '/a0010z', '/a1000z', '/a0001z', '/b0000z'];
+    for (let round = 0; round < 3; round++) {
+      for (const v of values) {
+        const block = Buffer.concat([hex('04'), Buffer.from([v.length]), Buffer.from(v, 'latin1')]);
+        assert.deepEqual(decodeAll(d, block), [':path', v]);
+        const never = Buffer.concat([hex('1f 1f'), Buffer.from([v.length]), Buffer.from(v, 'latin1')]);
+        assert.deepEqual(decodeAll(d, never), ['location', v]);
+      }
+    }
+  });
+
+  test('a plain Uint8Array block decodes like a Buffer', () => {
+    const bytes = new Uint8Array(hex('8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff 04 03 2f 61 62'));
+    assert.deepEqual(new HpackDecoder().decode(bytes, 0, bytes.length, Infinity), [...REQ1, ':path', '/ab']);
+  });
+
+  test('round trip through one long-lived decoder', () => {
+    const d = new HpackDecoder();
+    const value = fc.string({ unit: fc.constantFrom(...'/ab0.xyz'), maxLength: 70 });
+    const pair = fc.tuple(fc.constantFrom(':path', 'content-length', 'x-id', 'etag'), value);
+    fc.assert(
+      fc.property(fc.array(pair, { maxLength: 10 }), (headers) => {
+        assert.deepEqual(decodeAll(d, encodeHeaderBlock(undefined, headers)), flat(headers));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe('decoding errors', () => {
   const cases: Array<[string, string, RegExp]> = [
     ['index 0', '80', /index 0/],
@@ -377,6 +426,12 @@ describe('encoder', () => {
     for (let s = 100; s < 1000; s++) {
       assert.deepEqual(decodeAll(new HpackDecoder(), encodeHeaderBlock(s, [])), [':status', String(s)]);
     }
+  });
+
+  test('headroom leaves room before the block', () => {
+    const block = encodeHeaderBlock(404, [['content-type', 'text/plain']], 9);
+    assert.deepEqual(block.subarray(9), encodeHeaderBlock(404, [['content-type', 'text/plain']]));
+    assert.deepEqual(new HpackDecoder().decode(block, 9, block.length, Infinity), [':status', '404', 'content-type', 'text/plain']);
   });
 
   test('long names and values use multi-octet lengths', () => {

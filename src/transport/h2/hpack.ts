@@ -28,6 +28,18 @@ interface Latin1Slicer {
 }
 const latin1Slice = (Buffer.prototype as unknown as Latin1Slicer).latin1Slice;
 
+/** Slots of the decoder's cache of repeated literal values, and the longest encoding it keeps. */
+const CACHE_SLOTS = 16;
+const CACHE_SLOT_OCTETS = 64;
+
+/** The string a literal's octets [a, b) stand for; `huffman` is the H bit (0x80) or 0. */
+function makeString(block: Uint8Array, a: number, b: number, huffman: number): string {
+  if (huffman === 0) return latin1Slice.call(block, a, b);
+  const s = huffmanDecode(block, a, b);
+  if (s === null) throw new HpackError('invalid Huffman-coded string');
+  return s;
+}
+
 export class HpackDecoder {
   /** Ring of entries; the newest is at (head - 1) & mask. */
   private names: string[] = new Array<string>(16).fill('');
@@ -45,6 +57,10 @@ export class HpackDecoder {
   private updateRequired = false;
   /** Read position while decoding. */
   private p = 0;
+  /** Recently decoded literal values (see readRepeatedValue): encoded octets, length | H << 8, string. */
+  private readonly cacheBytes = new Uint8Array(CACHE_SLOTS * CACHE_SLOT_OCTETS);
+  private readonly cacheTags = new Int32Array(CACHE_SLOTS);
+  private readonly cacheStrings: string[] = new Array<string>(CACHE_SLOTS).fill('');
 
   constructor(options?: HpackDecoderOptions) {
     const max = options?.maxTableSize ?? 4096;
@@ -146,7 +162,7 @@ export class HpackDecoder {
       } else {
         // Literal without indexing (6.2.2) or never indexed (6.2.3).
         name = this.readName(block, end, 0x0f);
-        value = this.readString(block, end);
+        value = this.readRepeatedValue(block, end);
       }
       first = false;
       if (out !== null) {
@@ -193,15 +209,44 @@ export class HpackDecoder {
   /** Reads a string literal (5.2). */
   private readString(block: Uint8Array, end: number): string {
     if (this.p >= end) throw new HpackError('truncated string: missing length');
-    const huffman = (block[this.p]! & 0x80) !== 0;
+    const huffman = block[this.p]! & 0x80;
     const length = this.readInteger(block, end, 0x7f);
     const a = this.p;
     const b = a + length;
     if (b > end) throw new HpackError(`truncated string: ${length} octets announced, ${end - a} left`);
     this.p = b;
-    if (!huffman) return length === 0 ? '' : latin1Slice.call(block, a, b);
-    const s = huffmanDecode(block, a, b);
-    if (s === null) throw new HpackError('invalid Huffman-coded string');
+    return length === 0 ? '' : makeString(block, a, b, huffman);
+  }
+
+  /**
+   * Reads the value of a field that was not added to the table. Encoders send
+   * such fields as literals on every request even when they repeat (nghttp2
+   * does so for `:path`), so recently seen encodings are kept with their
+   * decoded strings: a repeat costs a comparison instead of a new string.
+   */
+  private readRepeatedValue(block: Uint8Array, end: number): string {
+    if (this.p >= end) throw new HpackError('truncated string: missing length');
+    const huffman = block[this.p]! & 0x80;
+    const length = this.readInteger(block, end, 0x7f);
+    const a = this.p;
+    const b = a + length;
+    if (b > end) throw new HpackError(`truncated string: ${length} octets announced, ${end - a} left`);
+    this.p = b;
+    if (length === 0) return '';
+    if (length > CACHE_SLOT_OCTETS) return makeString(block, a, b, huffman);
+    const tag = length | (huffman << 8);
+    const slot = (length * 31 + block[a]! * 7 + block[b - 1]! + block[(a + b) >> 1]! * 3) & (CACHE_SLOTS - 1);
+    const bytes = this.cacheBytes;
+    const base = slot * CACHE_SLOT_OCTETS;
+    if (this.cacheTags[slot] === tag) {
+      let i = 0;
+      while (i < length && bytes[base + i] === block[a + i]) i++;
+      if (i === length) return this.cacheStrings[slot]!;
+    }
+    const s = makeString(block, a, b, huffman);
+    this.cacheTags[slot] = tag;
+    for (let i = 0; i < length; i++) bytes[base + i] = block[a + i]!;
+    this.cacheStrings[slot] = s;
     return s;
   }
 
@@ -320,19 +365,21 @@ function writeString(out: Buffer, o: number, s: string): number {
  * Encodes a response or trailer header block using the static table only:
  * `:status` first when given, then `headers` in order. Names are written as
  * given (lower-case them first); values are written as latin1 octets.
+ * `headroom` octets are left unwritten before the block (room for a frame
+ * header, so HEADERS can go out as one buffer); the block starts at that offset.
  */
-export function encodeHeaderBlock(status: number | undefined, headers: ReadonlyArray<readonly [string, string]>): Buffer {
+export function encodeHeaderBlock(status: number | undefined, headers: ReadonlyArray<readonly [string, string]>, headroom = 0): Buffer {
   const count = headers.length;
   if (plan.length < count) plan = new Int32Array(Math.max(count, plan.length * 2));
-  let size = 0;
+  let size = headroom;
   let statusIndex = 0;
   let statusText = '';
   if (status !== undefined) {
     statusIndex = STATUS_INDEX[status] ?? 0;
-    if (statusIndex !== 0) size = 1;
+    if (statusIndex !== 0) size += 1;
     else {
       statusText = String(status);
-      size = 1 + integerLength(statusText.length, 0x7f) + statusText.length;
+      size += 1 + integerLength(statusText.length, 0x7f) + statusText.length;
     }
   }
   for (let i = 0; i < count; i++) {
@@ -362,7 +409,7 @@ export function encodeHeaderBlock(status: number | undefined, headers: ReadonlyA
   }
 
   const out = Buffer.allocUnsafe(size);
-  let o = 0;
+  let o = headroom;
   if (status !== undefined) {
     if (statusIndex !== 0) out[o++] = 0x80 | statusIndex;
     else {
