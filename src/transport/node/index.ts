@@ -1,5 +1,5 @@
 /**
- * The portable backend: the transport contract on node:http and node:http2,
+ * The portable backend: the transport contract on node:http and the package's own HTTP/2 engine,
  * on any OS. Prefixes use Http.sys syntax and routing rules; every queue of
  * the process with a prefix on a port shares one listener for that port.
  * Port 0 in a prefix (portable backend only) binds a free port; all port-0

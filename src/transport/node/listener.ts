@@ -6,15 +6,15 @@
  * the Http.sys prefix rules; an unmatched URL gets 404.
  */
 import http, { type IncomingMessage, type ServerResponse as NodeResponse } from 'node:http';
-import http2, { type Http2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import net, { type Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { matchUrlPrefix, samePrefix, type RouteTarget, type UrlPrefix } from '../prefix.js';
 import type { Logger, QueueTimeouts, TlsOptions } from '../types.js';
 import { handleHttp1Request, handleHttp1Upgrade } from './http1.js';
-import { handleHttp2Stream } from './http2.js';
-import type { ListenerContext, Route } from './routing.js';
+import type { H2Connection, H2ConnectionOptions } from '../h2/connection.js';
+import { serveHttp2, type H2ServerContext } from './h2-exchange.js';
+import type { Route } from './routing.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -40,28 +40,6 @@ function seconds(value: number | undefined, fallbackMs: number): number {
 }
 
 const listeners = new Map<number, Listener>();
-
-/** Open streams of an HTTP/2 session and the idle timer that runs while there are none. */
-interface SessionIdle {
-  open: number;
-  timer: NodeJS.Timeout | undefined;
-  readonly ms: number;
-}
-
-function armIdle(session: Http2Session, idle: SessionIdle): void {
-  if (idle.timer !== undefined) clearTimeout(idle.timer);
-  idle.timer = setTimeout(closeIdle, idle.ms, session, idle);
-  idle.timer.unref();
-}
-
-function closeIdle(session: Http2Session, idle: SessionIdle): void {
-  idle.timer = undefined;
-  if (idle.open > 0 || session.destroyed) return;
-  session.close();
-  const force = setTimeout(() => session.destroy(), idle.ms);
-  force.unref();
-  session.once('close', () => clearTimeout(force));
-}
 
 /** Get the listener for a port, creating it (and binding the port) if this process has none yet. */
 export async function acquireListener(options: ListenerOptions, owner: object): Promise<Listener> {
@@ -96,11 +74,10 @@ export class Listener {
   private readonly routes = new Set<RouteEntry>();
   private readonly server: net.Server;
   private readonly http1: http.Server;
-  private readonly http2: http2.Http2Server;
   private readonly sockets = new Set<Socket>();
-  private readonly sessions = new Set<Http2Session>();
-  private readonly idle = new WeakMap<Http2Session, SessionIdle>();
-  private readonly context: ListenerContext;
+  private readonly sessions = new Set<H2Connection>();
+  private readonly context: H2ServerContext;
+  private readonly h2Limits: Omit<H2ConnectionOptions, 'createStream'>;
   private listening = false;
   private destroyed = false;
 
@@ -117,12 +94,20 @@ export class Listener {
       maxHeaderBytes: options.maxHeaderBytes,
       logger: options.logger,
       route,
-      streamClosed: (session) => {
-        const idle = this.idle.get(session);
-        if (idle !== undefined && --idle.open === 0 && !session.destroyed) armIdle(session, idle);
-      },
+      peers: new WeakMap(),
     };
     const idleMs = seconds(options.timeouts?.idleConnection, 120_000);
+    this.h2Limits = {
+      maxHeaderListSize: options.maxHeaderBytes,
+      // Advertise more than the limit, so an oversized request gets its 431 instead of failing in the client.
+      advertisedHeaderListSize: Math.max(options.maxHeaderBytes * 2, 65536),
+      maxConcurrentStreams: 1000,
+      streamWindow: 256 * 1024,
+      connectionWindow: 16 * 1024 * 1024,
+      // Idle connections (no stream open) close after the idle timeout, as on Http.sys.
+      idleTimeoutMs: idleMs,
+      onProtocolError: (code, reason) => options.logger.warn(`closed an HTTP/2 connection on port ${this.port} (error ${code}): ${reason}`),
+    };
     this.http1 = http.createServer({
       maxHeaderSize: options.maxHeaderBytes,
       requestTimeout: 0,
@@ -136,45 +121,6 @@ export class Listener {
       handleHttp1Upgrade(req, socket, head, this.context),
     );
     this.http1.on('clientError', (err: Error & { code?: string }, socket: Duplex) => this.onClientError(err, socket));
-    this.http2 = http2.createServer({
-      maxSessionMemory: 64,
-      settings: { maxHeaderListSize: Math.max(options.maxHeaderBytes * 2, 65536) },
-    });
-    this.http2.on('session', (session: Http2Session) => {
-      this.sessions.add(session);
-      session.on('error', () => undefined);
-      session.once('close', () => this.sessions.delete(session));
-      // Idle connections (no stream open) close after the idle timeout, as on Http.sys;
-      // this also releases connections that a protocol error left open behind its GOAWAY.
-      // The timer runs only while no stream is open (a session timeout would be re-armed
-      // on every frame read or written).
-      if (idleMs > 0) {
-        const idle: SessionIdle = { open: 0, timer: undefined, ms: idleMs };
-        this.idle.set(session, idle);
-        armIdle(session, idle);
-        session.once('close', () => {
-          if (idle.timer) clearTimeout(idle.timer);
-          idle.timer = undefined;
-        });
-      }
-    });
-    this.http2.on(
-      'stream',
-      (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-        const session = stream.session;
-        const idle = session ? this.idle.get(session) : undefined;
-        if (idle !== undefined) {
-          idle.open++;
-          if (idle.timer !== undefined) {
-            clearTimeout(idle.timer);
-            idle.timer = undefined;
-          }
-        }
-        handleHttp2Stream(stream, headers, rawHeaders, this.context);
-      },
-    );
-    this.http2.on('sessionError', () => undefined);
-
     if (options.scheme === 'https') {
       if (!options.tls) throw new Error('https:// prefixes on the portable backend need the `tls` option (key and cert)');
       const t = options.tls;
@@ -187,7 +133,7 @@ export class Listener {
       });
       this.server.on('secureConnection', (socket: TLSSocket) => {
         this.track(socket);
-        if (socket.alpnProtocol === 'h2') this.http2.emit('connection', socket);
+        if (socket.alpnProtocol === 'h2') this.serveH2(socket);
         else this.http1.emit('connection', socket);
       });
       this.server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy());
@@ -202,6 +148,12 @@ export class Listener {
     this.server.on('error', (err) => {
       if (this.listening) options.logger.error(`listener on port ${this.port} failed`, err);
     });
+  }
+
+  private serveH2(socket: Socket): void {
+    const connection = serveHttp2(socket, this.context, this.h2Limits);
+    this.sessions.add(connection);
+    socket.once('close', () => this.sessions.delete(connection));
   }
 
   private track(socket: Socket): void {
@@ -224,7 +176,7 @@ export class Listener {
         return;
       }
       if (buffered.length > 0) socket.unshift(buffered);
-      if (h2) this.http2.emit('connection', socket);
+      if (h2) this.serveH2(socket);
       else this.http1.emit('connection', socket);
     };
     const onEnd = (): void => finish(undefined);

@@ -1,5 +1,4 @@
 /** What the per-protocol request code needs from the listener that accepted the connection. */
-import type { Http2Session } from 'node:http2';
 import type { RouteTarget } from '../prefix.js';
 import type { BackendExchange, Logger } from '../types.js';
 
@@ -15,8 +14,6 @@ export interface ListenerContext {
   readonly maxHeaderBytes: number;
   readonly logger: Logger;
   route(target: RouteTarget): Route | undefined;
-  /** An HTTP/2 stream of `session` closed (the listener counts open streams per session). */
-  streamClosed?(session: Http2Session): void;
 }
 
 /** A plain-text answer written by the listener itself (unmatched URL, bad request). */
