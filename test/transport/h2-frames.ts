@@ -6,6 +6,7 @@
  * Huffman), independent of any server-side implementation.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -398,7 +399,16 @@ export interface Response {
   readonly reset: number | undefined;
 }
 
+export interface SecureOptions {
+  /** The certificate authority to trust (a self-signed certificate itself). */
+  readonly ca: string;
+  /** SNI name, which the certificate must match. */
+  readonly servername: string;
+}
+
 export interface ConnectOptions {
+  /** Connect with TLS instead of cleartext. */
+  readonly secure?: SecureOptions;
   /** Settings sent in the client's first SETTINGS frame. */
   readonly settings?: readonly (readonly [number, number])[];
   /** Answer the server's SETTINGS with an ACK (default true). */
@@ -429,12 +439,15 @@ export class RawH2 {
     });
   }
 
-  /** A TCP connection with nothing sent yet. */
-  static async socket(port: number): Promise<RawH2> {
-    const socket = net.connect(port, '127.0.0.1');
+  /** A TCP connection (or a TLS one offering only "h2" by ALPN) with nothing sent yet. */
+  static async socket(port: number, secure?: SecureOptions): Promise<RawH2> {
+    const socket =
+      secure === undefined
+        ? net.connect(port, '127.0.0.1')
+        : tls.connect({ port, host: '127.0.0.1', servername: secure.servername, ca: secure.ca, ALPNProtocols: ['h2'] });
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
+      socket.once(secure === undefined ? 'connect' : 'secureConnect', resolve);
       socket.once('error', reject);
     });
     return new RawH2(socket);
@@ -442,12 +455,17 @@ export class RawH2 {
 
   /** Preface and SETTINGS sent, the server's SETTINGS received (and acknowledged unless told otherwise). */
   static async connect(port: number, options: ConnectOptions = {}): Promise<RawH2> {
-    const c = await RawH2.socket(port);
+    const c = await RawH2.socket(port, options.secure);
     c.ackSettings = options.ackSettings ?? true;
     c.autoWindow = options.autoWindow ?? true;
     c.send(PREFACE, settings(options.settings ?? []));
     await c.until(() => c.frames.find((f) => f.type === T.SETTINGS && (f.flags & F.ACK) === 0), 'the server SETTINGS');
     return c;
+  }
+
+  /** The protocol ALPN chose, on a TLS connection. */
+  get alpnProtocol(): string | false | null | undefined {
+    return this.socket instanceof tls.TLSSocket ? this.socket.alpnProtocol : undefined;
   }
 
   send(...chunks: Uint8Array[]): void {

@@ -39,6 +39,7 @@ import {
   type Field,
   type StreamOutcome,
 } from './h2-frames.js';
+import { selfSignedCertificate } from '../conformance/tls-material.js';
 
 const quiet: Logger = { warn: () => undefined, error: () => undefined };
 const TIMEOUT = { timeout: 8000 };
@@ -979,3 +980,73 @@ for (const code of [204, 304]) {
     assert.equal(r.reset, undefined);
   });
 }
+
+// ---------------------------------------------------------------------------
+// Frames on the wrong stream
+
+for (const [section, what, bytes, todo] of [
+  ['6.1', 'DATA on stream 0', () => data(0, Buffer.from('x')), undefined],
+  ['6.3', 'PRIORITY on stream 0', () => frame(T.PRIORITY, 0, 0, priorityFields(0)), NODE_INTERNAL],
+  ['6.4', 'RST_STREAM on stream 0', () => rstStream(0, E.CANCEL), NODE_INTERNAL],
+  ['6.8', 'GOAWAY on a stream other than 0', () => frame(T.GOAWAY, 0, 1, Buffer.concat([u32(0), u32(E.NO_ERROR)])), NODE_INTERNAL],
+  ['6.10', 'CONTINUATION on stream 0', () => continuation(0, get('/x/echo'), true), undefined],
+] as const) {
+  h2test(`RFC 9113 ${section}: ${what} is a connection error PROTOCOL_ERROR`, todo, async () => {
+    const c = await connect();
+    c.send(bytes());
+    await expectConnectionError(c, [E.PROTOCOL_ERROR], what);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// 3.2 HTTP/2 over TLS, chosen by ALPN
+
+const material = selfSignedCertificate();
+
+function tlsTest(name: string, body: (tlsPort: number, ca: string) => Promise<void>): void {
+  if ('unavailable' in material) {
+    test(name, { skip: material.unavailable }, () => undefined);
+    return;
+  }
+  const { key, cert } = material;
+  h2test(name, async () => {
+    const q = await createRequestQueue({ urls: ['https://127.0.0.1:0/x/'], backend: 'node', logger: quiet, tls: { key, cert } });
+    q.serve(handler);
+    try {
+      await body(Number(/:(\d+)\//.exec(q.urls[0]!)![1]), cert);
+    } finally {
+      closeAll();
+      await q.close();
+    }
+  });
+}
+
+tlsTest('RFC 9113 3.2: over TLS, ALPN selects h2, the server sends SETTINGS first and serves raw frames', async (tlsPort, ca) => {
+  const c = await RawH2.connect(tlsPort, { secure: { ca, servername: 'localhost' } });
+  open.push(c);
+  assert.equal(c.alpnProtocol, 'h2');
+  assert.equal(c.frames[0]?.type, T.SETTINGS);
+  c.send(headers(1, encodeFields([[':method', 'GET'], [':scheme', 'https'], [':path', '/x/trailers'], [':authority', `localhost:${tlsPort}`]]), { endStream: true }));
+  const r = await c.response(1);
+  assert.equal(r.status, '200');
+  assert.equal(r.body.toString(), 'with trailers');
+  assert.deepEqual(r.trailers, [['x-checksum', 'c0ffee']]);
+});
+
+tlsTest('RFC 9113 8.3 over TLS: a malformed request gets RST_STREAM PROTOCOL_ERROR and the connection serves on', async (tlsPort, ca) => {
+  const c = await RawH2.connect(tlsPort, { secure: { ca, servername: 'localhost' } });
+  open.push(c);
+  c.send(headers(1, encodeFields([[':method', 'GET'], [':scheme', 'https'], [':authority', `localhost:${tlsPort}`]]), { endStream: true }));
+  const e = await c.streamError(1);
+  assert.deepEqual(e, { kind: 'stream', code: E.PROTOCOL_ERROR }, describeFrames(c.frames));
+  c.send(headers(3, encodeFields([[':method', 'GET'], [':scheme', 'https'], [':path', '/x/echo'], [':authority', `localhost:${tlsPort}`]]), { endStream: true }));
+  assert.equal((await c.response(3)).status, '200');
+});
+
+tlsTest('RFC 9113 4.2 over TLS: HEADERS above SETTINGS_MAX_FRAME_SIZE is a connection error FRAME_SIZE_ERROR', async (tlsPort, ca) => {
+  const c = await RawH2.connect(tlsPort, { secure: { ca, servername: 'localhost' } });
+  open.push(c);
+  const max = c.serverSettings().get(S.MAX_FRAME_SIZE) ?? 16384;
+  c.send(headers(1, encodeFields([[':method', 'GET'], [':scheme', 'https'], [':path', '/x/echo'], ['x-pad', 'p'.repeat(max)]]), { endStream: true }));
+  await expectConnectionError(c, [E.FRAME_SIZE_ERROR], 'oversized HEADERS over TLS');
+});
