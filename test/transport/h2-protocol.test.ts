@@ -80,7 +80,9 @@ async function handler(request: ServerRequest): Promise<ServerResponse> {
       return { status: 200, body: 'late' };
     }
     case '/x/gate': {
-      const g = gates.get(params.get('id') ?? '');
+      const id = params.get('id') ?? '';
+      const g = gates.get(id);
+      gates.delete(id);
       g?.entered();
       await g?.release;
       return { status: 200, body: 'released' };
