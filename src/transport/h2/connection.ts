@@ -889,7 +889,7 @@ export class H2Connection {
   }
 
   private writeReset(id: number, code: number): void {
-    if (this.dead) return;
+    if (this.dead || this.floodCheck()) return;
     this.frameHead(4, FrameType.RST_STREAM, 0, id);
     this.reserve(4);
     this.slab.writeUInt32BE(code, this.slabEnd);
