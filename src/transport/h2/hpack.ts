@@ -40,10 +40,17 @@ function makeString(block: Uint8Array, a: number, b: number, huffman: number): s
   return s;
 }
 
+/** A packed array of `n` empty strings (faster to index than a holey one). */
+function emptyStrings(n: number): string[] {
+  const a: string[] = [];
+  for (let i = 0; i < n; i++) a.push('');
+  return a;
+}
+
 export class HpackDecoder {
   /** Ring of entries; the newest is at (head - 1) & mask. */
-  private names: string[] = new Array<string>(16).fill('');
-  private values: string[] = new Array<string>(16).fill('');
+  private names: string[] = emptyStrings(16);
+  private values: string[] = emptyStrings(16);
   private mask = 15;
   private head = 0;
   private count = 0;
@@ -60,7 +67,7 @@ export class HpackDecoder {
   /** Recently decoded literal values (see readRepeatedValue): encoded octets, length | H << 8, string. */
   private readonly cacheBytes = new Uint8Array(CACHE_SLOTS * CACHE_SLOT_OCTETS);
   private readonly cacheTags = new Int32Array(CACHE_SLOTS);
-  private readonly cacheStrings: string[] = new Array<string>(CACHE_SLOTS).fill('');
+  private readonly cacheStrings: string[] = emptyStrings(CACHE_SLOTS);
 
   constructor(options?: HpackDecoderOptions) {
     const max = options?.maxTableSize ?? 4096;
@@ -280,8 +287,8 @@ export class HpackDecoder {
 
   private grow(): void {
     const cap = (this.mask + 1) * 2;
-    const names = new Array<string>(cap).fill('');
-    const values = new Array<string>(cap).fill('');
+    const names = emptyStrings(cap);
+    const values = emptyStrings(cap);
     for (let i = this.count; i >= 1; i--) {
       const from = (this.head - i) & this.mask;
       names[this.count - i] = this.names[from]!;
