@@ -7,9 +7,9 @@ import { QueueClosedError, RequestBodyTooLargeError } from '../transport/errors.
 import type { HandlerResult, Logger, ServerRequest, ServerResponse } from '../transport/types.js';
 import { compress, decompress, parseEncodingList, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
-import { encodeFrame, FrameDecoder, type Frame } from './framing.js';
+import { encodeFrame, FrameDecoder, wholeFramePayload, type Frame } from './framing.js';
 import { encodeGrpcMessage } from './message-encoding.js';
-import { Metadata, encodeBinaryValue } from './metadata.js';
+import { Metadata, encodeBinaryValue, readCheckedMetadata } from './metadata.js';
 import { Outbox } from './outbox.js';
 import { Status } from './status.js';
 import type { CallContext, CallOutcome, MethodDefinition } from './types.js';
@@ -52,7 +52,6 @@ export class Call implements CallContext {
   readonly method: string;
   readonly service: string;
   readonly methodName: string;
-  readonly metadata: Metadata;
   readonly request: ServerRequest;
   readonly deadline: Date | undefined;
   readonly requestEncoding: Encoding;
@@ -82,6 +81,9 @@ export class Call implements CallContext {
   #thrown: unknown;
   #abortListener: (() => void) | undefined;
   #watching = false;
+  /** Request metadata, built on first read; `#hasMetadata` says whether the (checked) headers carry any. */
+  #metadata: Metadata | undefined;
+  readonly #hasMetadata: boolean;
 
   constructor(
     config: CallConfig,
@@ -89,7 +91,7 @@ export class Call implements CallContext {
     service: string,
     methodName: string,
     request: ServerRequest,
-    metadata: Metadata,
+    hasMetadata: boolean,
     requestEncoding: Encoding,
     sendEncoding: Encoding,
     deadline: Date | undefined,
@@ -100,7 +102,7 @@ export class Call implements CallContext {
     this.service = service;
     this.methodName = methodName;
     this.request = request;
-    this.metadata = metadata;
+    this.#hasMetadata = hasMetadata;
     this.requestEncoding = requestEncoding;
     this.deadline = deadline;
     // grpc-accept-encoding is parsed only when a response could be compressed.
@@ -129,6 +131,11 @@ export class Call implements CallContext {
   }
 
   // ---- CallContext -------------------------------------------------------
+
+  /** Metadata the client sent (its header lines were checked when the call started). */
+  get metadata(): Metadata {
+    return (this.#metadata ??= this.#hasMetadata ? readCheckedMetadata(this.request.rawHeaders) : new Metadata());
+  }
 
   get peer(): string {
     return `${bracketHost(this.request.remoteAddress)}:${this.request.remotePort}`;
@@ -227,29 +234,65 @@ export class Call implements CallContext {
 
   /** Read the one request message of a unary or server-streaming call. */
   async readOne(): Promise<unknown> {
-    let frame: Frame | undefined;
+    const body = this.request.body[Symbol.asyncIterator]();
+    const max = this.#config.maxReceive;
+    // A unary request is usually one chunk holding one whole frame: that is
+    // taken as it is; anything else goes through a decoder, which decodes
+    // chunks as they arrive, so an over-long declared length is refused at once.
+    let payload: Uint8Array | undefined;
+    let compressed = false;
     let count = 0;
-    // Chunks are decoded as they arrive, so an over-long declared length is refused at once.
-    const decoder = new FrameDecoder(this.#config.maxReceive, (f) => {
-      frame = f;
-      count++;
-    });
-    try {
-      for await (const chunk of this.request.body) {
-        if (this.#state === STATE_DONE) return undefined;
-        decoder.push(chunk);
+    let decoder: FrameDecoder | undefined;
+    for (;;) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await body.next();
+      } catch (e) {
+        throw this.#requestError(e);
       }
-    } catch (e) {
-      throw this.#requestError(e);
+      if (r.done) break;
+      if (this.#state === STATE_DONE) {
+        try {
+          await body.return?.();
+        } catch (e) {
+          throw this.#requestError(e);
+        }
+        return undefined;
+      }
+      try {
+        const chunk = r.value;
+        if (decoder === undefined && count === 0) {
+          payload = wholeFramePayload(chunk, max);
+          if (payload !== undefined) {
+            compressed = chunk[0] === 1;
+            count = 1;
+            continue;
+          }
+        }
+        decoder ??= new FrameDecoder(max, (f) => {
+          payload = f.payload;
+          compressed = f.compressed;
+          count++;
+        });
+        decoder.push(chunk);
+      } catch (e) {
+        // As a `for await` loop would: the body is told to stop before the error propagates.
+        try {
+          await body.return?.();
+        } catch {
+          // the error that stopped the loop is the one reported
+        }
+        throw this.#requestError(e);
+      }
     }
-    decoder.end();
-    if (count !== 1 || frame === undefined) {
+    decoder?.end();
+    if (count !== 1 || payload === undefined) {
       throw new GrpcError(
         Status.INTERNAL,
         count === 0 ? 'the request has no message' : `expected one request message, received ${count}`,
       );
     }
-    return this.#decode(frame);
+    return this.#decode(compressed, payload);
   }
 
   /** The request messages of a client-streaming or bidi call. */
@@ -278,7 +321,7 @@ export class Call implements CallContext {
 
   /** @internal Decode one request frame (may need to wait for decompression). */
   decodeFrame(frame: Frame): unknown {
-    return this.#decode(frame);
+    return this.#decode(frame.compressed, frame.payload);
   }
 
   /** Whether the client has gone, without creating the request's signal where the transport can tell. */
@@ -300,14 +343,14 @@ export class Call implements CallContext {
     return new GrpcError(Status.CANCELLED, 'the request body ended abruptly');
   }
 
-  #decode(frame: Frame): unknown {
-    this.messageCompressed = frame.compressed;
-    if (!frame.compressed) return this.#deserialize(frame.payload);
+  #decode(compressed: boolean, payload: Uint8Array): unknown {
+    this.messageCompressed = compressed;
+    if (!compressed) return this.#deserialize(payload);
     if (this.requestEncoding === 'identity') {
       throw new GrpcError(Status.INTERNAL, 'received a compressed message but the request has no grpc-encoding');
     }
     const limit = Math.min(this.#config.maxDecompressed, this.#config.maxReceive);
-    const out = decompress(this.requestEncoding, frame.payload, limit);
+    const out = decompress(this.requestEncoding, payload, limit);
     return out instanceof Promise ? out.then((b) => this.#deserialize(b)) : this.#deserialize(out);
   }
 

@@ -30,6 +30,20 @@ export function writeFrameHeader(target: Uint8Array, offset: number, length: num
 }
 
 /**
+ * The payload when `chunk` is exactly one whole, valid frame no longer than
+ * `maxLength` (what a unary request body usually is); otherwise undefined, and
+ * a FrameDecoder reads the chunk (and reports what is wrong with it).
+ * The flag byte says whether the payload is compressed.
+ */
+export function wholeFramePayload(chunk: Uint8Array, maxLength: number): Uint8Array | undefined {
+  const n = chunk.byteLength;
+  if (n < FRAME_HEADER_LENGTH || chunk[0]! > 1) return undefined;
+  const length = ((chunk[1]! << 24) | (chunk[2]! << 16) | (chunk[3]! << 8) | chunk[4]!) >>> 0;
+  if (length !== n - FRAME_HEADER_LENGTH || length > maxLength) return undefined;
+  return chunk.subarray(FRAME_HEADER_LENGTH);
+}
+
+/**
  * Incremental frame decoder. Feed chunks of any size with `push`; each whole
  * frame goes to `onFrame`. A payload that lies inside one chunk is handed over
  * without copying. Errors are GrpcErrors carrying the status the call ends with.

@@ -50,13 +50,17 @@ export function encodeBinaryValue(value: Uint8Array): string {
   return end === s.length ? s : s.slice(0, end);
 }
 
+/** Base64, padded or not, with or without surrounding whitespace. */
+function isBase64Value(text: string): boolean {
+  const s = text.trim();
+  if (!BASE64.test(s) || s.length % 4 === 1) return false;
+  const pad = s.indexOf('=');
+  return pad === -1 || (s.length % 4 === 0 && pad >= s.length - 2);
+}
+
 /** Decode one base64 value, padded or not. Returns undefined when it is not base64. */
 export function decodeBinaryValue(text: string): Buffer | undefined {
-  const s = text.trim();
-  if (!BASE64.test(s) || s.length % 4 === 1) return undefined;
-  const pad = s.indexOf('=');
-  if (pad !== -1 && (s.length % 4 !== 0 || pad < s.length - 2)) return undefined;
-  return Buffer.from(s, 'base64');
+  return isBase64Value(text) ? Buffer.from(text.trim(), 'base64') : undefined;
 }
 
 function checkName(name: string): string {
@@ -222,6 +226,69 @@ export interface MetadataLimits {
   readonly maxSize: number;
 }
 
+/** True for a name made only of 0-9 a-z _ . - (the regular expression NAME, without its cost per header). */
+function isMetadataNameChars(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    // 0-9, a-z, '_', '.', '-'
+    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2e || c === 0x2d)) return false;
+  }
+  return true;
+}
+
+/** Whether a request header line is left out of the call's metadata. */
+function isProtocolHeader(name: string): boolean {
+  return name.charCodeAt(0) === 0x3a /* : */ || name.startsWith('grpc-') || HTTP_HEADERS.has(name);
+}
+
+/**
+ * Check request header lines as `metadataFromHeaders` does (names, base64 of
+ * `-bin` values, total size), without building anything. Returns how many
+ * lines are metadata. Throws the GrpcError the call ends with.
+ */
+export function checkMetadataHeaders(rawHeaders: readonly (readonly [string, string])[], limits: MetadataLimits): number {
+  let size = 0;
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i++) {
+    const line = rawHeaders[i]!;
+    const name = line[0];
+    const value = line[1];
+    size += name.length + value.length + 32;
+    if (isProtocolHeader(name)) continue;
+    if (!isMetadataNameChars(name)) {
+      throw new GrpcError(Status.INTERNAL, `invalid metadata name ${JSON.stringify(name)}`);
+    }
+    if (isBinaryName(name)) {
+      for (const part of value.split(',')) {
+        if (!isBase64Value(part)) throw new GrpcError(Status.INTERNAL, `metadata ${name} is not valid base64`);
+      }
+    }
+    count++;
+  }
+  if (size > limits.maxSize) {
+    throw new GrpcError(Status.RESOURCE_EXHAUSTED, `request metadata of ${size} bytes exceeds the limit of ${limits.maxSize}`);
+  }
+  return count;
+}
+
+/** @internal Build the metadata of header lines that `checkMetadataHeaders` accepted. */
+export function readCheckedMetadata(rawHeaders: readonly (readonly [string, string])[]): Metadata {
+  const md = new Metadata();
+  for (let i = 0; i < rawHeaders.length; i++) {
+    const line = rawHeaders[i]!;
+    const name = line[0];
+    if (isProtocolHeader(name)) continue;
+    const value = line[1];
+    if (isBinaryName(name)) {
+      for (const part of value.split(',')) md._push(name, Buffer.from(part.trim(), 'base64'));
+    } else {
+      md._push(name, value);
+    }
+  }
+  return md;
+}
+
 /**
  * Read a call's metadata from request header lines. Pseudo-headers, HTTP
  * connection headers and `grpc-*` protocol headers are left out. A name
@@ -232,29 +299,6 @@ export function metadataFromHeaders(
   rawHeaders: readonly (readonly [string, string])[],
   limits: MetadataLimits,
 ): Metadata {
-  const md = new Metadata();
-  let size = 0;
-  for (let i = 0; i < rawHeaders.length; i++) {
-    const line = rawHeaders[i]!;
-    const name = line[0];
-    const value = line[1];
-    size += name.length + value.length + 32;
-    if (name.charCodeAt(0) === 0x3a /* : */ || name.startsWith('grpc-') || HTTP_HEADERS.has(name)) continue;
-    if (!NAME.test(name)) {
-      throw new GrpcError(Status.INTERNAL, `invalid metadata name ${JSON.stringify(name)}`);
-    }
-    if (isBinaryName(name)) {
-      for (const part of value.split(',')) {
-        const bytes = decodeBinaryValue(part);
-        if (!bytes) throw new GrpcError(Status.INTERNAL, `metadata ${name} is not valid base64`);
-        md._push(name, bytes);
-      }
-    } else {
-      md._push(name, value);
-    }
-  }
-  if (size > limits.maxSize) {
-    throw new GrpcError(Status.RESOURCE_EXHAUSTED, `request metadata of ${size} bytes exceeds the limit of ${limits.maxSize}`);
-  }
-  return md;
+  checkMetadataHeaders(rawHeaders, limits);
+  return readCheckedMetadata(rawHeaders);
 }

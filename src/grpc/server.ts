@@ -9,7 +9,7 @@ import { isGrpcJsServiceDefinition } from './compat/definition.js';
 import { ENCODINGS, isEncoding, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
 import { encodeGrpcMessage } from './message-encoding.js';
-import { metadataFromHeaders, type Metadata } from './metadata.js';
+import { checkMetadataHeaders, type MetadataLimits } from './metadata.js';
 import { methodsFromService } from './protobuf-service.js';
 import { Status } from './status.js';
 import { parseTimeout, setLongTimeout } from './timeout.js';
@@ -110,7 +110,7 @@ export class GrpcServer {
   readonly #config: CallConfig;
   readonly #accept: ReadonlySet<Encoding>;
   readonly #sendEncoding: Encoding;
-  readonly #maxMetadata: number;
+  readonly #metadataLimits: MetadataLimits;
   readonly #passUnknown: boolean;
   readonly #logger: Logger;
   readonly #active = new Set<Call>();
@@ -126,7 +126,7 @@ export class GrpcServer {
     const accept = new Set<Encoding>(['identity', ...(options.compression?.accept ?? ['gzip', 'deflate'])]);
     this.#accept = accept;
     this.#sendEncoding = options.compression?.send ?? 'identity';
-    this.#maxMetadata = options.maxMetadataSize ?? 8 * 1024;
+    this.#metadataLimits = { maxSize: options.maxMetadataSize ?? 8 * 1024 };
     this.#passUnknown = options.passUnknownMethods ?? false;
     this.#interceptors = options.interceptors ?? [];
     const acceptHeader = ENCODINGS.filter((e) => accept.has(e)).join(',');
@@ -313,7 +313,7 @@ export class GrpcServer {
 
   #start(request: ServerRequest, route: Route): HandlerResult | Promise<HandlerResult> {
     const headers = request.headers;
-    let metadata: Metadata;
+    let hasMetadata: boolean;
     let timeoutMs = -1;
     let encoding: Encoding = 'identity';
     try {
@@ -331,7 +331,8 @@ export class GrpcServer {
       }
       const timeout = headers['grpc-timeout'];
       if (timeout !== undefined) timeoutMs = parseTimeout(timeout);
-      metadata = metadataFromHeaders(request.rawHeaders, { maxSize: this.#maxMetadata });
+      // Checked now (bad metadata ends the call before the handler runs); built when first read.
+      hasMetadata = checkMetadataHeaders(request.rawHeaders, this.#metadataLimits) > 0;
     } catch (e) {
       const err = e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, 'malformed request headers');
       return trailersOnly(err.code, err.message);
@@ -342,7 +343,7 @@ export class GrpcServer {
       route.service,
       route.name,
       request,
-      metadata,
+      hasMetadata,
       encoding,
       this.#sendEncoding,
       timeoutMs >= 0 ? new Date(Date.now() + timeoutMs) : undefined,

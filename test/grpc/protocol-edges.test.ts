@@ -102,6 +102,11 @@ describe('protocol edges over raw HTTP/2', () => {
       [msg({ text: 'a' }), msg({ text: 'b' })],
       [],
       [encodeFrame(Uint8Array.of(0xff, 0xff, 0xff))],
+      // One chunk: two whole messages, or a whole message and the start of another.
+      [Buffer.concat([msg({ text: 'a' }), msg({ text: 'b' })])],
+      [Buffer.concat([msg({ text: 'a' }), msg({ text: 'b' }).subarray(0, 3)])],
+      // A whole message, then a second one in the next chunk.
+      [Buffer.concat([msg({ text: 'a' })]), msg({ text: 'b' })],
     ];
     for (const body of cases) {
       const r = await rawCall(session, UNARY, { body });
