@@ -617,11 +617,11 @@ describe('interop with the node:http2 (nghttp2) encoder', () => {
     }
   }
 
-  test('decodes 60 requests on one connection with the default 4096-octet table', async () => {
+  test('decodes 60 requests on one connection with the default 4096-octet table', { timeout: 30_000 }, async () => {
     await runCase(emptySettings, false, undefined);
   });
 
-  test('decodes requests after the server lowers SETTINGS_HEADER_TABLE_SIZE to 256', async () => {
+  test('decodes requests after the server lowers SETTINGS_HEADER_TABLE_SIZE to 256', { timeout: 30_000 }, async () => {
     // SETTINGS with HEADER_TABLE_SIZE (0x1) = 256.
     const settings = Buffer.from([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0]);
     await runCase(settings, true, 256);
