@@ -60,9 +60,10 @@ export const enum CloseKind {
 const SLAB_BYTES = 32 * 1024;
 /** Payloads up to this size are copied into the slab; larger ones are written as they are. */
 const COPY_LIMIT = 2048;
-/** Output waiting in memory beyond which streams are told to wait (and control replies count as a flood). */
+/** Output waiting in memory beyond which streams are told to wait. */
 const HIGH_WATER = 64 * 1024;
-const FLOOD_BYTES = 4 * 1024 * 1024;
+/** Control replies (PING and SETTINGS acknowledgements, RST_STREAM) queued while the socket does not drain, beyond which the client counts as flooding. */
+const MAX_BLOCKED_REPLIES = 10_000;
 /** A header block (HEADERS plus CONTINUATION) larger than this, compressed, ends the connection. */
 const MAX_BLOCK_BYTES = 256 * 1024;
 const MAX_CONTINUATIONS = 256;
@@ -199,10 +200,10 @@ export abstract class H2Stream implements RequestHead {
     this.connection.pushData(this);
   }
 
-  /** RST_STREAM with `code`. Output not yet written for this stream is dropped. */
+  /** RST_STREAM with `code` (INTERNAL_ERROR when it is not a 32-bit unsigned integer). Output not yet written for this stream is dropped. */
   reset(code: number): void {
     if (this.isClosed) return;
-    this.connection.resetStream(this, code, CloseKind.LocalReset);
+    this.connection.resetStream(this, code >>> 0 === code ? code : ErrorCode.INTERNAL_ERROR, CloseKind.LocalReset);
   }
 }
 
@@ -244,6 +245,7 @@ export class H2Connection {
   private queuedBytes = 0;
   private flushScheduled = false;
   private blocked = false;
+  private blockedReplies = 0;
   // Lifecycle.
   private goawaySent = false;
   private peerGoaway = false;
@@ -687,7 +689,8 @@ export class H2Connection {
         if (this.sendWindow <= 0) this.windowWaiters.add(stream);
         break;
       }
-      const n = Math.min(window, chunk.byteLength, this.peerMaxFrame);
+      // An empty chunk (the bare END_STREAM) may go out even when SETTINGS left the window negative.
+      const n = chunk.byteLength === 0 ? 0 : Math.min(window, chunk.byteLength, this.peerMaxFrame);
       const lastBytes = n === chunk.byteLength && i === pending.length - 1;
       const endHere = lastBytes && stream.pendingEnd && stream.pendingTrailers === undefined;
       this.frameHead(n, FrameType.DATA, endHere ? Flag.END_STREAM : 0, stream.id);
@@ -907,9 +910,13 @@ export class H2Connection {
     this.bytes(text);
   }
 
-  /** Replies to control frames pile up while the client does not read: that is a flood. */
+  /**
+   * Replies to control frames pile up while the client does not read: that is
+   * a flood. Response DATA waiting in the socket does not count (the windows
+   * the client granted and the handlers' backpressure bound it).
+   */
   private floodCheck(): boolean {
-    if (this.queuedBytes + this.socket.writableLength < FLOOD_BYTES) return false;
+    if (!this.blocked || ++this.blockedReplies < MAX_BLOCKED_REPLIES) return false;
     this.fail(ErrorCode.ENHANCE_YOUR_CALM, 'the client sends control frames faster than it reads the replies');
     return true;
   }
@@ -944,6 +951,7 @@ export class H2Connection {
 
   private onDrain(): void {
     this.blocked = false;
+    this.blockedReplies = 0;
     if (this.outputWaiters.size > 0) this.wakeWriters();
   }
 

@@ -341,9 +341,6 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
   head(status: number, _reason: string | undefined, headers: RawHeaders, end: boolean): void {
     if (this.localClosed) throw this.gone();
     this.sendHead(encodeHead(status, headers), end);
-    if (end) {
-        this.closeUnreadBody();
-    }
   }
 
   write(chunk: Uint8Array): Promise<void> | void {
@@ -365,7 +362,6 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
     if (this.localClosed) throw new ClientDisconnectedError();
     if (trailers === undefined && body.byteLength === 0) {
       this.sendHead(encodeHead(status, headers), true);
-      this.closeUnreadBody();
       return;
     }
     this.sendHead(encodeHead(status, headers), false);
@@ -380,23 +376,22 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
 
   /** Resolves once the response's end went out (or the stream closed). */
   private settle(): Promise<void> | void {
-    if (this.endSent || this.isClosed) {
-      this.closeUnreadBody();
-      return;
-    }
+    if (this.endSent || this.isClosed) return;
     return new Promise<void>((resolve) => {
-      this.finishing = () => {
-        this.closeUnreadBody();
-        resolve();
-      };
+      this.finishing = resolve;
     });
   }
 
-  /** @internal the engine sent END_STREAM */
+  /**
+   * @internal the engine sent END_STREAM: the response is complete on the wire.
+   * A request body the handler has not read to its end is then refused with
+   * RST_STREAM(NO_ERROR) after a turn (RFC 9113 section 8.1), never before.
+   */
   override ended(): void {
     const resolve = this.finishing;
     this.finishing = undefined;
     resolve?.();
+    if (!this.remoteClosed) setImmediate(closeIfUnread, this);
   }
 
   override reset(code: number): void {
@@ -409,12 +404,6 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
     return Promise.reject(new Error('HTTP/2 exchanges cannot be upgraded'));
   }
 
-  /** After a complete response, a body the handler never read is refused with RST_STREAM(NO_ERROR). */
-  private closeUnreadBody(): void {
-    if (this.remoteClosed || this.isClosed) return;
-    setImmediate(closeIfUnread, this);
-  }
-
   /** @internal */
   closeIfUnread(): void {
     if (!this.remoteClosed && !this.isClosed) super.reset(ErrorCode.NO_ERROR);
@@ -425,7 +414,6 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
     const a = listenerAnswer(status, text);
     this.sendHead(encodeHeaderBlock(status, a.headers), false);
     this.sendData(a.body, true);
-    this.closeUnreadBody();
   }
 }
 
