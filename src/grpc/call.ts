@@ -7,7 +7,7 @@ import { QueueClosedError, RequestBodyTooLargeError } from '../transport/errors.
 import type { HandlerResult, Logger, ServerRequest, ServerResponse } from '../transport/types.js';
 import { compress, decompress, parseEncodingList, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
-import { encodeFrame, FrameDecoder, wholeFramePayload, type Frame } from './framing.js';
+import { encodeFrame, FrameDecoder, type Frame } from './framing.js';
 import { encodeGrpcMessage } from './message-encoding.js';
 import { Metadata, encodeBinaryValue, readCheckedMetadata } from './metadata.js';
 import { Outbox } from './outbox.js';
@@ -232,25 +232,38 @@ export class Call implements CallContext {
 
   // ---- request messages --------------------------------------------------
 
-  /** Read the one request message of a unary or server-streaming call. */
-  async readOne(): Promise<unknown> {
-    const body = this.request.body[Symbol.asyncIterator]();
-    const max = this.#config.maxReceive;
-    // A unary request is usually one chunk holding one whole frame: that is
-    // taken as it is; anything else goes through a decoder, which decodes
-    // chunks as they arrive, so an over-long declared length is refused at once.
-    let payload: Uint8Array | undefined;
-    let compressed = false;
+  /** @internal Largest request message accepted. */
+  get maxReceive(): number {
+    return this.#config.maxReceive;
+  }
+
+  /**
+   * @internal Read the one request message of a unary or server-streaming call
+   * from `body`, after `received` (chunks already taken from it). Chunks are
+   * decoded as they arrive, so an over-long declared length is refused at once.
+   * Resolves with undefined when the call ended meanwhile.
+   */
+  async readOneFrom(body: AsyncIterator<Uint8Array>, received: readonly Uint8Array[]): Promise<unknown> {
+    let frame: Frame | undefined;
     let count = 0;
-    let decoder: FrameDecoder | undefined;
-    for (;;) {
-      let r: IteratorResult<Uint8Array>;
-      try {
-        r = await body.next();
-      } catch (e) {
-        throw this.#requestError(e);
+    const decoder = new FrameDecoder(this.#config.maxReceive, (f) => {
+      frame = f;
+      count++;
+    });
+    for (let i = 0; ; i++) {
+      let chunk: Uint8Array;
+      if (i < received.length) {
+        chunk = received[i]!;
+      } else {
+        let r: IteratorResult<Uint8Array>;
+        try {
+          r = await body.next();
+        } catch (e) {
+          throw this.#requestError(e);
+        }
+        if (r.done) break;
+        chunk = r.value;
       }
-      if (r.done) break;
       if (this.#state === STATE_DONE) {
         try {
           await body.return?.();
@@ -260,20 +273,6 @@ export class Call implements CallContext {
         return undefined;
       }
       try {
-        const chunk = r.value;
-        if (decoder === undefined && count === 0) {
-          payload = wholeFramePayload(chunk, max);
-          if (payload !== undefined) {
-            compressed = chunk[0] === 1;
-            count = 1;
-            continue;
-          }
-        }
-        decoder ??= new FrameDecoder(max, (f) => {
-          payload = f.payload;
-          compressed = f.compressed;
-          count++;
-        });
         decoder.push(chunk);
       } catch (e) {
         // As a `for await` loop would: the body is told to stop before the error propagates.
@@ -285,14 +284,14 @@ export class Call implements CallContext {
         throw this.#requestError(e);
       }
     }
-    decoder?.end();
-    if (count !== 1 || payload === undefined) {
+    decoder.end();
+    if (count !== 1 || frame === undefined) {
       throw new GrpcError(
         Status.INTERNAL,
         count === 0 ? 'the request has no message' : `expected one request message, received ${count}`,
       );
     }
-    return this.#decode(compressed, payload);
+    return this.decodeFrame(frame);
   }
 
   /** The request messages of a client-streaming or bidi call. */
@@ -322,6 +321,11 @@ export class Call implements CallContext {
   /** @internal Decode one request frame (may need to wait for decompression). */
   decodeFrame(frame: Frame): unknown {
     return this.#decode(frame.compressed, frame.payload);
+  }
+
+  /** @internal Decode one request message (may need to wait for decompression). */
+  decodeMessage(compressed: boolean, payload: Uint8Array): unknown {
+    return this.#decode(compressed, payload);
   }
 
   /** Whether the client has gone, without creating the request's signal where the transport can tell. */

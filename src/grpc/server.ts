@@ -13,6 +13,7 @@ import { checkMetadataHeaders, type MetadataLimits } from './metadata.js';
 import { methodsFromService } from './protobuf-service.js';
 import { Status } from './status.js';
 import { parseTimeout, setLongTimeout } from './timeout.js';
+import { runClientStream, runServerStream, runUnary, type CallHandler } from './unary-runner.js';
 import type {
   CallOutcome,
   CloseServerOptions,
@@ -396,17 +397,17 @@ export class GrpcServer {
 }
 
 function run(call: Call, route: Route): void {
-  const handler = route.def.handler as (a: unknown, ctx: Call) => unknown;
+  const handler = route.def.handler as CallHandler;
   // Each runner ends the call itself when it fails: no catch handler per call.
   switch (route.kind) {
     case KIND_UNARY:
-      void unary(call, handler);
+      runUnary(call, handler);
       return;
     case KIND_SERVER_STREAM:
-      void serverStream(call, handler);
+      runServerStream(call, handler);
       return;
     case KIND_CLIENT_STREAM:
-      void clientStream(call, handler);
+      runClientStream(call, handler);
       return;
     case KIND_BIDI:
     default:
@@ -416,44 +417,5 @@ function run(call: Call, route: Route): void {
       } catch (e) {
         call.fail(e);
       }
-  }
-}
-
-async function unary(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
-  try {
-    const request = await call.readOne();
-    if (call.done) return;
-    let response = handler(request, call);
-    if (response instanceof Promise) response = await response;
-    if (!call.done) {
-      const sent = call.sendUnary(response);
-      if (sent !== undefined) await sent;
-    }
-  } catch (e) {
-    call.fail(e);
-  }
-}
-
-async function serverStream(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
-  try {
-    const request = await call.readOne();
-    if (call.done) return;
-    // The messages are driven by callbacks once the handler has its request (Call.pump).
-    call.pump(handler(request, call));
-  } catch (e) {
-    call.fail(e);
-  }
-}
-
-async function clientStream(call: Call, handler: (a: unknown, ctx: Call) => unknown): Promise<void> {
-  try {
-    let response = handler(call.readMany(), call);
-    if (response instanceof Promise) response = await response;
-    if (!call.done) {
-      const sent = call.sendUnary(response);
-      if (sent !== undefined) await sent;
-    }
-  } catch (e) {
-    call.fail(e);
   }
 }
