@@ -272,6 +272,35 @@ export function checkMetadataHeaders(rawHeaders: readonly (readonly [string, str
   return count;
 }
 
+/**
+ * `checkMetadataHeaders` from the joined header record, for a request whose
+ * fields each came as one line, without reading the line list (which a
+ * transport may have to build, and then keeps for the request's life). Every
+ * repeated field shows in the record as values joined with ", " ("; " for
+ * cookie); when no value has either, the record holds exactly the request's
+ * lines and gives the same count and size. Returns -1 when it cannot tell, or
+ * when something is wrong: the caller then checks the lines themselves (which
+ * reports the first fault in arrival order).
+ */
+export function checkMetadataRecord(headers: Readonly<Record<string, string>>, limits: MetadataLimits): number {
+  let size = 0;
+  let count = 0;
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (value.includes(', ') || value.includes('; ')) return -1;
+    size += name.length + value.length + 32;
+    if (isProtocolHeader(name)) continue;
+    // Digit-first names are iterated out of arrival order; the line check keeps the order.
+    const c = name.charCodeAt(0);
+    if ((c >= 0x30 && c <= 0x39) || !isMetadataNameChars(name)) return -1;
+    if (isBinaryName(name)) {
+      for (const part of value.split(',')) if (!isBase64Value(part)) return -1;
+    }
+    count++;
+  }
+  return size > limits.maxSize ? -1 : count;
+}
+
 /** @internal Build the metadata of header lines that `checkMetadataHeaders` accepted. */
 export function readCheckedMetadata(rawHeaders: readonly (readonly [string, string])[]): Metadata {
   const md = new Metadata();

@@ -9,7 +9,7 @@ import { isGrpcJsServiceDefinition } from './compat/definition.js';
 import { ENCODINGS, isEncoding, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
 import { encodeGrpcMessage } from './message-encoding.js';
-import { checkMetadataHeaders, type MetadataLimits } from './metadata.js';
+import { checkMetadataHeaders, checkMetadataRecord, type MetadataLimits } from './metadata.js';
 import { methodsFromService } from './protobuf-service.js';
 import { Status } from './status.js';
 import { parseTimeout, setLongTimeout } from './timeout.js';
@@ -333,7 +333,9 @@ export class GrpcServer {
       const timeout = headers['grpc-timeout'];
       if (timeout !== undefined) timeoutMs = parseTimeout(timeout);
       // Checked now (bad metadata ends the call before the handler runs); built when first read.
-      hasMetadata = checkMetadataHeaders(request.rawHeaders, this.#metadataLimits) > 0;
+      let count = checkMetadataRecord(headers, this.#metadataLimits);
+      if (count < 0) count = checkMetadataHeaders(request.rawHeaders, this.#metadataLimits);
+      hasMetadata = count > 0;
     } catch (e) {
       const err = e instanceof GrpcError ? e : new GrpcError(Status.INTERNAL, 'malformed request headers');
       return trailersOnly(err.code, err.message);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeBinaryValue, encodeBinaryValue, GrpcError, Metadata, metadataFromHeaders, Status } from '../../src/grpc/index.js';
+import { checkMetadataHeaders, checkMetadataRecord } from '../../src/grpc/metadata.js';
 
 const limits = { maxSize: 8192 };
 
@@ -92,4 +93,43 @@ test('fuzz: arbitrary header lines give metadata or a GrpcError, never another e
     { numRuns: 2000 },
   );
   fc.assert(fc.property(fc.string(), (s) => void decodeBinaryValue(s)), { numRuns: 2000 });
+});
+
+test('property: the check over the joined header record agrees with the check over the lines', () => {
+  const name = fc.oneof(
+    fc.constantFrom('x-a', 'x-b', 'x-a-bin', 'te', 'content-type', 'grpc-timeout', 'cookie', '7x', 'user-agent'),
+    fc.stringMatching(/^[a-z0-9_.-]{1,8}(-bin)?$/),
+    fc.string({ maxLength: 6 }),
+  );
+  const value = fc.oneof(
+    fc.constantFrom('AQI', 'AQI=', 'AA=A', '@@', 'a, b', 'a;b', 'a; b', 'trailers', 'v'.repeat(3000)),
+    fc.string({ maxLength: 30 }),
+  );
+  let decided = 0;
+  fc.assert(
+    fc.property(fc.array(fc.tuple(name, value), { maxLength: 8 }), fc.integer({ min: 0, max: 9000 }), (lines, maxSize) => {
+      // The record a transport builds from the lines (lower-case names, repeats joined).
+      const record: Record<string, string> = Object.create(null) as Record<string, string>;
+      for (const [n, v] of lines) record[n] = record[n] === undefined ? v : record[n] + (n === 'cookie' ? '; ' : ', ') + v;
+      const fromRecord = checkMetadataRecord(record, { maxSize });
+      let fromLines: number | GrpcError;
+      try {
+        fromLines = checkMetadataHeaders(lines, { maxSize });
+      } catch (e) {
+        assert.ok(e instanceof GrpcError, String(e));
+        fromLines = e;
+      }
+      if (fromRecord >= 0) {
+        decided++;
+        assert.equal(fromLines, fromRecord, 'a count from the record is the count from the lines');
+      }
+      const repeated = new Set(lines.map(([n]) => n)).size !== lines.length;
+      const plain = lines.every(([n, v]) => !v.includes(', ') && !v.includes('; ') && !/^[0-9]/.test(n));
+      if (!repeated && plain && typeof fromLines === 'number') {
+        assert.equal(fromRecord, fromLines, 'fields that each came as one line are decided from the record');
+      }
+    }),
+    { numRuns: 3000 },
+  );
+  assert.ok(decided > 0);
 });
