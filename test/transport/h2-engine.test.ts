@@ -25,6 +25,7 @@ import {
   encodeFields,
   errorName,
   frame,
+  goaway,
   headers,
   ping,
   requestFields,
@@ -163,6 +164,10 @@ function h2test(name: string, body: () => Promise<void>): void {
 
 function get(path: string, extra: readonly Field[] = []): Buffer {
   return encodeFields(requestFields(port, 'GET', path, extra));
+}
+
+function ended(c: RawH2, stream: number): boolean {
+  return c.frames.some((f) => f.stream === stream && (f.type === T.DATA || f.type === T.HEADERS) && (f.flags & F.END_STREAM) !== 0);
 }
 
 function dataBytes(c: RawH2, stream: number): number {
@@ -373,6 +378,23 @@ h2test('a handler streaming into a zero window waits for WINDOW_UPDATE (flow con
 
 // ---------------------------------------------------------------------------
 // Stream lifecycle
+
+h2test('a client that sends GOAWAY and then reads a large response slowly still gets all of it', async () => {
+  const big = 48 * 1024 * 1024;
+  const c = await connect({ settings: [[S.INITIAL_WINDOW_SIZE, 0x7fffffff]], autoWindow: false });
+  c.send(windowUpdate(0, 0x7fffffff - 65535));
+  c.send(headers(1, get(`/e/big?n=${big}`), { endStream: true }));
+  await c.until(() => (dataBytes(c, 1) > 0 ? true : undefined), 'the first DATA');
+  // Graceful close by the client (its open stream goes on), then a long pause in reading while
+  // the server has handed the whole body to its socket.
+  c.send(goaway(0, E.NO_ERROR));
+  c.socket.pause();
+  await new Promise((r) => setTimeout(r, 3000));
+  c.socket.resume();
+  const r = await c.untilOrClosed(() => (ended(c, 1) ? true : undefined));
+  assert.equal(dataBytes(c, 1), big, `the connection closed (${c.closed}) after ${dataBytes(c, 1)} of ${big} octets`);
+  assert.equal(r, true);
+});
 
 h2test('a listener answer (404) to an unfinished request waits for window before refusing the rest of the body', async () => {
   const c = await connect({ settings: [[S.INITIAL_WINDOW_SIZE, 0]], autoWindow: false });

@@ -71,6 +71,9 @@ const MAX_CONTINUATIONS = 256;
 const RESET_BURST = 1000;
 const RESET_RATE = 1000;
 const RECENT = 128;
+/** A closing connection is checked this often; it is dropped after LINGER_STALLS checks without output progress, or once all output has been out for a check. */
+const LINGER_MS = 2000;
+const LINGER_STALLS = 5;
 
 /**
  * One stream. The connection fills in the request head, delivers DATA into
@@ -258,6 +261,10 @@ export class H2Connection {
   private readonly recentByUs = new Uint8Array(RECENT);
   private recentNext = 0;
   private closeWaiters: (() => void)[] = [];
+  private lingerTimer: NodeJS.Timeout | undefined = undefined;
+  /** Output still in the socket at the last linger check, and how many checks in a row saw no progress. */
+  private lingerPending = Number.POSITIVE_INFINITY;
+  private lingerStalls = 0;
 
   constructor(
     readonly socket: Socket,
@@ -993,11 +1000,35 @@ export class H2Connection {
     force.unref();
   }
 
+  /**
+   * End the socket once everything written has gone out. A client reading a
+   * large response slowly keeps the connection as long as it makes progress;
+   * one that stops reading, or does not close its side once all is out, is
+   * dropped (see lingerCheck).
+   */
   private finishSocket(): void {
     this.flush();
-    if (!this.socket.destroyed) this.socket.end();
-    const force = setTimeout(destroySocket, 2000, this.socket);
-    force.unref();
+    const socket = this.socket;
+    if (socket.destroyed || this.lingerTimer !== undefined) return;
+    socket.end();
+    this.lingerTimer = setTimeout(lingerCheck, LINGER_MS, this);
+    this.lingerTimer.unref();
+  }
+
+  /** @internal the closing socket's timer */
+  lingerCheck(): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    const pending = socket.writableLength;
+    const last = this.lingerPending;
+    this.lingerPending = pending;
+    if (pending === 0 ? last === 0 : pending >= last && ++this.lingerStalls >= LINGER_STALLS) {
+      socket.destroy();
+      return;
+    }
+    if (pending < last) this.lingerStalls = 0;
+    this.lingerTimer = setTimeout(lingerCheck, LINGER_MS, this);
+    this.lingerTimer.unref();
   }
 
   /** @internal the idle timer */
@@ -1030,6 +1061,7 @@ export class H2Connection {
 
   private onSocketClose(): void {
     this.dead = true;
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.abortAll();
     const waiters = this.closeWaiters;
     this.closeWaiters = [];
@@ -1043,6 +1075,10 @@ function flushLater(connection: H2Connection): void {
 
 function checkIdle(connection: H2Connection): void {
   connection.checkIdle();
+}
+
+function lingerCheck(connection: H2Connection): void {
+  connection.lingerCheck();
 }
 
 function destroySocket(socket: Socket): void {
