@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
 import {
   StreamResetError,
   createRequestQueue,
@@ -15,12 +16,16 @@ import {
   type ServerRequest,
   type ServerResponse,
 } from '../../src/index.js';
+import { runExchange, type ExchangeContext } from '../../src/transport/exchange.js';
+import type { H2Connection } from '../../src/transport/h2/connection.js';
+import { serveHttp2, type H2ServerContext } from '../../src/transport/node/h2-exchange.js';
 import {
   E,
   F,
   RawH2,
   S,
   T,
+  data,
   describe as describeFrames,
   encodeFields,
   errorName,
@@ -67,6 +72,9 @@ interface Producer {
   readonly finished: Promise<void>;
 }
 const producers = new Map<string, Producer>();
+/** How a background body read ended ('done' or the error's name), by id. */
+const outcomes = new Map<string, Promise<string>>();
+const signals = new Map<string, AbortSignal>();
 
 function endless(request: ServerRequest, id: string, chunk: number): ServerResponse {
   let onFinished!: () => void;
@@ -125,6 +133,36 @@ async function handler(request: ServerRequest): Promise<ServerResponse> {
     case '/e/ignore-body':
       // Answers at once and never reads the request body.
       return { status: 200, body: 'ignored' };
+    case '/e/big-header':
+      return { status: 200, headers: { 'x-big': 'h'.repeat(Number(params.get('n') ?? '0')) }, body: 'small' };
+    case '/e/status':
+      return { status: Number(params.get('code')), body: 'informational?' };
+    case '/e/throw-sync':
+      throw new Error('handler failed');
+    case '/e/respond-then-read': {
+      // Reads one chunk, answers, and keeps reading in the background.
+      const it = request.body[Symbol.asyncIterator]();
+      await it.next();
+      const id = params.get('id') ?? '';
+      let onOutcome!: (o: string) => void;
+      outcomes.set(id, new Promise<string>((r) => (onOutcome = r)));
+      void (async () => {
+        try {
+          for (;;) {
+            const r = await it.next();
+            if (r.done) return onOutcome('done');
+          }
+        } catch (err) {
+          onOutcome((err as Error).name);
+        }
+      })();
+      return { status: 200, body: 'answered early' };
+    }
+    case '/e/signal-after-end': {
+      const signal = request.signal;
+      signals.set(params.get('id') ?? '', signal);
+      return { status: 200, body: 'complete' };
+    }
     case '/e/reset-code':
       throw new StreamResetError(Number(params.get('code')));
     case '/e/big':
@@ -451,3 +489,190 @@ h2test('a PING while megabytes of granted response wait in the socket is answere
   await expectAlive(c, 'after the download');
 });
 
+
+h2test('a handler still reading after its early answer gets an error, not a clean end, when the unread body is refused', async () => {
+  const c = await connect();
+  c.send(headers(1, encodeFields(requestFields(port, 'POST', '/e/respond-then-read?id=early'))), data(1, Buffer.alloc(100, 1)));
+  const r = await c.response(1);
+  assert.equal(r.status, '200');
+  assert.equal(r.body.toString(), 'answered early');
+  const frames = c.streamFrames(1);
+  await c.until(() => c.streamFrames(1).find((f) => f.type === T.RST_STREAM), 'RST_STREAM for the unread body');
+  const rst = c.streamFrames(1).find((f) => f.type === T.RST_STREAM)!;
+  assert.equal(rst.payload.readUInt32BE(0), E.NO_ERROR, describeFrames(frames));
+  const outcome = await outcomes.get('early')!;
+  assert.notEqual(outcome, 'done', 'the truncated body read as complete');
+  await expectAlive(c, 'after the early answer');
+});
+
+h2test('a client reset after the complete response does not abort the exchange', async () => {
+  const c = await connect();
+  c.send(headers(1, encodeFields(requestFields(port, 'POST', '/e/signal-after-end?id=late-rst'))));
+  const r = await c.response(1);
+  assert.equal(r.body.toString(), 'complete');
+  c.send(frame(T.RST_STREAM, 0, 1, u32(E.CANCEL)));
+  await c.settle();
+  assert.equal(signals.get('late-rst')!.aborted, false);
+  await expectAlive(c, 'after the late reset');
+});
+
+h2test('an informational status from a handler is answered with 500, and the connection serves on', async () => {
+  const c = await connect();
+  c.send(headers(1, get('/e/status?code=103'), { endStream: true }));
+  const r = await c.response(1);
+  assert.equal(r.status, '500');
+  c.send(headers(3, get('/e/throw-sync'), { endStream: true }));
+  assert.equal((await c.response(3)).status, '500');
+  c.send(headers(5, get('/e/big?n=3'), { endStream: true }));
+  assert.equal((await c.response(5)).status, '200');
+});
+
+// ---------------------------------------------------------------------------
+// RFC 9113 corners
+
+h2test('RFC 9113 6.10: END_STREAM on a HEADERS continued by CONTINUATION ends the request', async () => {
+  const c = await connect();
+  const block = encodeFields(requestFields(port, 'POST', '/e/count', [['x-pad', 'p'.repeat(300)]]));
+  c.send(
+    headers(1, block.subarray(0, 40), { endStream: true, endHeaders: false }),
+    frame(T.CONTINUATION, 0, 1, block.subarray(40, 200)),
+    frame(T.CONTINUATION, F.END_HEADERS, 1, block.subarray(200)),
+  );
+  const r = await c.response(1);
+  assert.equal(r.status, '200');
+  assert.equal(r.body.toString(), '0');
+});
+
+h2test('RFC 9113 6.2: HEADERS with both PADDED and PRIORITY are served', async () => {
+  const c = await connect();
+  const payload = Buffer.concat([Buffer.from([7]), Buffer.from([0, 0, 0, 0, 15]), get('/e/big?n=5'), Buffer.alloc(7)]);
+  c.send(frame(T.HEADERS, F.END_HEADERS | F.END_STREAM | F.PADDED | F.PRIORITY, 1, payload));
+  const r = await c.response(1);
+  assert.equal(r.status, '200');
+  assert.equal(r.body.length, 5);
+});
+
+h2test('RFC 9113 5.1.1: streams up to the largest id 2^31-1 are served', async () => {
+  const c = await connect();
+  for (const id of [0x7ffffffb, 0x7ffffffd, 0x7fffffff]) {
+    c.send(headers(id, get('/e/big?n=4'), { endStream: true }));
+    const r = await c.response(id);
+    assert.equal(r.status, '200', `stream ${id}`);
+  }
+  await expectAlive(c, 'after the last stream id');
+});
+
+h2test('RFC 9113 4.2/6.10: a response header block larger than the client frame size goes out as HEADERS and CONTINUATION', async () => {
+  const c = await connect();
+  c.send(headers(1, get('/e/big-header?n=40000'), { endStream: true }));
+  const r = await c.response(1);
+  assert.equal(r.status, '200');
+  assert.equal(r.headers.find(([n]) => n === 'x-big')?.[1].length, 40000);
+  const frames = c.streamFrames(1);
+  assert.ok(frames.every((f) => f.payload.length <= 16384), describeFrames(frames));
+  assert.equal(frames[0]!.type, T.HEADERS);
+  assert.equal(frames[0]!.flags & F.END_HEADERS, 0);
+  assert.ok(frames.filter((f) => f.type === T.CONTINUATION).length >= 2, describeFrames(frames));
+});
+
+h2test('RFC 9113 4.2: after the client raises SETTINGS_MAX_FRAME_SIZE, responses use the larger frames', async () => {
+  const c = await connect({ settings: [[S.MAX_FRAME_SIZE, 1 << 20], [S.INITIAL_WINDOW_SIZE, 4 << 20]] });
+  c.send(windowUpdate(0, 4 << 20));
+  c.send(headers(1, get('/e/big?n=1000000'), { endStream: true }), headers(3, get('/e/big-header?n=40000'), { endStream: true }));
+  const r = await c.response(1);
+  assert.equal(r.body.length, 1000000);
+  assert.ok(c.streamFrames(1).some((f) => f.type === T.DATA && f.payload.length > 16384), describeFrames(c.streamFrames(1)));
+  const h = await c.response(3);
+  assert.equal(h.status, '200');
+  assert.equal(c.streamFrames(3).filter((f) => f.type === T.CONTINUATION).length, 0);
+});
+
+// ---------------------------------------------------------------------------
+// The engine's own bookkeeping, on a server made of its parts
+
+/** A listening socket whose connections run on the engine, every request going to `handle`. */
+async function engineServer(handle: (request: ServerRequest) => Promise<ServerResponse> | ServerResponse): Promise<{
+  port: number;
+  connections: H2Connection[];
+  close(): Promise<void>;
+}> {
+  const connections: H2Connection[] = [];
+  const exchange: ExchangeContext = { handlers: [handle], logger: quiet, maxRequestBodyBytes: Infinity, warnOnce: () => undefined };
+  const done = { exchangeDone: () => undefined };
+  let boundPort = 0;
+  const ctx: H2ServerContext = {
+    scheme: 'http',
+    get port() {
+      return boundPort;
+    },
+    maxHeaderBytes: 65536,
+    logger: quiet,
+    route: () => ({ prefixUrl: 'http://127.0.0.1:0/', deliver: (e) => runExchange(e, exchange, done) }),
+    peers: new WeakMap(),
+  };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    connections.push(
+      serveHttp2(socket, ctx, {
+        maxHeaderListSize: 65536,
+        maxConcurrentStreams: 100,
+        streamWindow: 256 * 1024,
+        connectionWindow: 16 * 1024 * 1024,
+        idleTimeoutMs: 0,
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  boundPort = (server.address() as net.AddressInfo).port;
+  return {
+    port: boundPort,
+    connections,
+    close: async () => {
+      for (const c of connections) c.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test('after many requests of every kind, the connection has no stream left open and closes cleanly', TIMEOUT, async () => {
+  const srv = await engineServer(handler);
+  const c = await RawH2.connect(srv.port);
+  try {
+    const block = (path: string, method = 'GET'): Buffer => encodeFields(requestFields(srv.port, method, path));
+    let id = 1;
+    for (let round = 0; round < 20; round++) {
+      const plain = id;
+      c.send(headers(plain, block('/e/big?n=100'), { endStream: true }));
+      const posted = (id += 2);
+      c.send(headers(posted, block('/e/count', 'POST')), data(posted, Buffer.alloc(1000)), data(posted, Buffer.alloc(0), true));
+      const unread = (id += 2);
+      c.send(headers(unread, block('/e/ignore-body', 'POST')), data(unread, Buffer.alloc(1000)));
+      const thrown = (id += 2);
+      c.send(headers(thrown, block('/e/throw-sync'), { endStream: true }));
+      const cancelled = (id += 2);
+      c.send(headers(cancelled, block(`/e/endless?id=leak-${round}&chunk=16384`), { endStream: true }));
+      const refused = (id += 2);
+      c.send(headers(refused, block('/e/reset-code?code=8'), { endStream: true }));
+      id += 2;
+      for (const s of [plain, posted, unread, thrown, refused]) await c.response(s);
+      await c.until(() => (dataBytes(c, cancelled) > 0 ? true : undefined), 'DATA of the endless stream');
+      c.send(frame(T.RST_STREAM, 0, cancelled, u32(E.CANCEL)));
+      await producers.get(`leak-${round}`)!.finished;
+    }
+    await c.settle();
+    const connection = srv.connections[0]!;
+    for (let i = 0; i < 100 && connection.openStreams > 0; i++) await c.settle();
+    assert.equal(connection.openStreams, 0, 'streams left open');
+    c.send(goaway(0, E.NO_ERROR));
+    await c.untilOrClosed(() => undefined);
+    assert.ok(c.closed);
+    await connection.whenClosed();
+    assert.equal(connection.isClosed, true);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
