@@ -7,7 +7,7 @@ import { QueueClosedError, RequestBodyTooLargeError } from '../transport/errors.
 import type { HandlerResult, Logger, ServerRequest, ServerResponse } from '../transport/types.js';
 import { compress, decompress, parseEncodingList, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
-import { encodeFrame, FrameDecoder, type Frame } from './framing.js';
+import { encodeFrame, FrameDecoder, splitWholeFrames, type Frame } from './framing.js';
 import { encodeGrpcMessage } from './message-encoding.js';
 import { Metadata, encodeBinaryValue, readCheckedMetadata } from './metadata.js';
 import { Outbox } from './outbox.js';
@@ -57,8 +57,6 @@ export class Call implements CallContext {
   readonly requestEncoding: Encoding;
   compressMessages = true;
   messageCompressed = false;
-  /** The promise the transport handler returns; resolved once with the response. */
-  readonly response: Promise<HandlerResult>;
 
   readonly #config: CallConfig;
   readonly #def: MethodDefinition;
@@ -107,14 +105,22 @@ export class Call implements CallContext {
     this.deadline = deadline;
     // grpc-accept-encoding is parsed only when a response could be compressed.
     if (sendEncoding !== 'identity' && this.acceptEncodings.includes(sendEncoding)) this.#responseEncoding = sendEncoding;
-    this.response = new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
     // Streaming calls follow the client from the start. A unary call checks the
     // client when it responds, and follows it only once something needs to know
     // sooner (the handler's signal, an interceptor's outcome): a listener per call
     // is measurable on the unary hot path.
     if (def.requestStream || def.responseStream) this.#watchClient();
+  }
+
+  /**
+   * @internal The promise the transport handler returns, resolved once with the
+   * response. Called once, before the call can end; the call keeps only the
+   * resolver (until it responds), not the promise.
+   */
+  responsePromise(): Promise<HandlerResult> {
+    return new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
   }
 
   #watchClient(): void {
@@ -576,8 +582,9 @@ class Pump {
   readonly #it: AsyncIterator<unknown>;
   readonly #onResult = (r: IteratorResult<unknown>): void => this.#result(r);
   readonly #onError = (e: unknown): void => this.#call.fail(e);
-  readonly #onNext = (): void => this.next();
-  readonly #onAbrupt = (e: unknown): void => this.#abrupt(e);
+  // Only needed when a write has to wait for room: made on first use.
+  #onNext: (() => void) | undefined;
+  #onAbrupt: ((e: unknown) => void) | undefined;
 
   constructor(call: Call, it: AsyncIterator<unknown>) {
     this.#call = call;
@@ -618,7 +625,7 @@ class Pump {
       return;
     }
     if (wait === undefined) this.next();
-    else wait.then(this.#onNext, this.#onAbrupt);
+    else wait.then((this.#onNext ??= () => this.next()), (this.#onAbrupt ??= (e) => this.#abrupt(e)));
   }
 
   /** The loop body failed: close the iterator (its own outcome is ignored), then end the call with the error. */
@@ -648,7 +655,9 @@ class Pump {
 class RequestStream implements AsyncIterableIterator<unknown> {
   readonly #call: Call;
   readonly #body: AsyncIterator<Uint8Array>;
-  readonly #decoder: FrameDecoder;
+  readonly #maxLength: number;
+  /** Made when a chunk ends inside a frame (or holds a bad one); chunks of whole frames need none. */
+  #decoder: FrameDecoder | undefined;
   readonly #frames: Frame[] = [];
   #index = 0;
   #finished = false;
@@ -656,7 +665,7 @@ class RequestStream implements AsyncIterableIterator<unknown> {
   constructor(call: Call, body: AsyncIterable<Uint8Array>, maxLength: number) {
     this.#call = call;
     this.#body = body[Symbol.asyncIterator]();
-    this.#decoder = new FrameDecoder(maxLength, (f) => this.#frames.push(f));
+    this.#maxLength = maxLength;
   }
 
   [Symbol.asyncIterator](): this {
@@ -695,8 +704,13 @@ class RequestStream implements AsyncIterableIterator<unknown> {
 
   readonly #onChunk = (r: IteratorResult<Uint8Array>): Promise<IteratorResult<unknown>> => {
     try {
-      if (r.done) this.#decoder.end();
-      else this.#decoder.push(r.value);
+      const decoder = this.#decoder;
+      if (r.done) decoder?.end();
+      else if ((decoder === undefined || decoder.idle) && splitWholeFrames(r.value, this.#maxLength, this.#frames)) {
+        // every frame of the chunk is whole: no decoder state to keep
+      } else {
+        (this.#decoder ??= new FrameDecoder(this.#maxLength, (f) => this.#frames.push(f))).push(r.value);
+      }
     } catch (e) {
       return this.#onFailed(e);
     }

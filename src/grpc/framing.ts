@@ -44,6 +44,31 @@ export function wholeFramePayload(chunk: Uint8Array, maxLength: number): Uint8Ar
 }
 
 /**
+ * Append the frames of `chunk` to `out` when the chunk is a run of whole,
+ * valid frames no longer than `maxLength` each, and return true; otherwise
+ * leave `out` as it was and return false (a FrameDecoder then reads the chunk,
+ * and reports what is wrong with it). Payloads are views into the chunk.
+ */
+export function splitWholeFrames(chunk: Uint8Array, maxLength: number, out: Frame[]): boolean {
+  const n = chunk.byteLength;
+  // Validate first, so nothing is appended for a chunk the decoder must read.
+  let pos = 0;
+  while (pos < n) {
+    if (n - pos < FRAME_HEADER_LENGTH || chunk[pos]! > 1) return false;
+    const length = ((chunk[pos + 1]! << 24) | (chunk[pos + 2]! << 16) | (chunk[pos + 3]! << 8) | chunk[pos + 4]!) >>> 0;
+    if (length > maxLength || length > n - pos - FRAME_HEADER_LENGTH) return false;
+    pos += FRAME_HEADER_LENGTH + length;
+  }
+  for (pos = 0; pos < n; ) {
+    const length = ((chunk[pos + 1]! << 24) | (chunk[pos + 2]! << 16) | (chunk[pos + 3]! << 8) | chunk[pos + 4]!) >>> 0;
+    const start = pos + FRAME_HEADER_LENGTH;
+    out.push({ compressed: chunk[pos] === 1, payload: chunk.subarray(start, start + length) });
+    pos = start + length;
+  }
+  return true;
+}
+
+/**
  * Incremental frame decoder. Feed chunks of any size with `push`; each whole
  * frame goes to `onFrame`. A payload that lies inside one chunk is handed over
  * without copying. Errors are GrpcErrors carrying the status the call ends with.

@@ -351,13 +351,14 @@ export class GrpcServer {
       this.#sendEncoding,
       timeoutMs >= 0 ? new Date(Date.now() + timeoutMs) : undefined,
     );
+    const response = call.responsePromise();
     this.#active.add(call);
     if (timeoutMs >= 0) {
       call.setTimer(setLongTimeout(() => call.cancel(new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline exceeded')), timeoutMs));
     }
     if (this.#interceptors.length === 0) run(call, route);
     else this.#intercept(call, route);
-    return call.response;
+    return response;
   }
 
   #intercept(call: Call, route: Route): void {

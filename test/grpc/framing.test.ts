@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeFrame, FrameDecoder, GrpcError, readFrames, Status, type Frame } from '../../src/grpc/index.js';
+import { splitWholeFrames } from '../../src/grpc/framing.js';
 
 function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
@@ -90,5 +91,41 @@ test('fuzz: arbitrary bytes either decode or fail with a GrpcError status, never
       }
     }),
     { numRuns: 1000 },
+  );
+});
+
+test('property: a chunk of whole frames splits into the frames a decoder reads; any other chunk is left to the decoder', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ compressed: fc.boolean(), payload: fc.uint8Array({ maxLength: 40 }) }), { maxLength: 5 }),
+      fc.nat(),
+      fc.nat({ max: 3 }),
+      fc.integer({ min: 0, max: 50 }),
+      (messages, cut, corrupt, maxLength) => {
+        let chunk: Uint8Array = Buffer.concat(messages.map((m) => encodeFrame(m.payload, m.compressed)));
+        if (chunk.length > 0) {
+          if (corrupt === 1) chunk = chunk.subarray(0, cut % chunk.length); // ends inside a frame
+          if (corrupt === 2) chunk = Uint8Array.from(chunk, (b, i) => (i === 0 ? 2 + (b % 200) : b)); // bad flag
+        }
+        const split: Frame[] = [];
+        const whole = splitWholeFrames(chunk, maxLength, split);
+        const decoded: Frame[] = [];
+        const decoder = new FrameDecoder(maxLength, (f) => decoded.push(f));
+        let error: unknown;
+        try {
+          decoder.push(chunk);
+        } catch (e) {
+          error = e;
+        }
+        const wholeRun = error === undefined && decoder.idle;
+        assert.equal(whole, wholeRun, 'split exactly when the decoder reads whole frames and nothing is left');
+        if (whole) {
+          assert.deepEqual(split.map((f) => [f.compressed, [...f.payload]]), decoded.map((f) => [f.compressed, [...f.payload]]));
+        } else {
+          assert.equal(split.length, 0);
+        }
+      },
+    ),
+    { numRuns: 2000 },
   );
 });
