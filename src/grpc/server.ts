@@ -333,7 +333,10 @@ export class GrpcServer {
       const timeout = headers['grpc-timeout'];
       if (timeout !== undefined) timeoutMs = parseTimeout(timeout);
       // Checked now (bad metadata ends the call before the handler runs); built when first read.
-      let count = checkMetadataRecord(headers, this.#metadataLimits);
+      // A call that stays open checks the joined record when it can (reading the
+      // lines may make the transport build and keep them for the call's life);
+      // a unary call reads the lines, which is quicker than walking the record.
+      let count = route.kind === KIND_UNARY ? -1 : checkMetadataRecord(headers, this.#metadataLimits);
       if (count < 0) count = checkMetadataHeaders(request.rawHeaders, this.#metadataLimits);
       hasMetadata = count > 0;
     } catch (e) {
