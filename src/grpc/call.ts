@@ -7,7 +7,8 @@ import { QueueClosedError, RequestBodyTooLargeError } from '../transport/errors.
 import type { HandlerResult, Logger, ServerRequest, ServerResponse } from '../transport/types.js';
 import { compress, decompress, parseEncodingList, type Encoding } from './compression.js';
 import { GrpcError } from './error.js';
-import { encodeFrame, FrameDecoder, splitWholeFrames, type Frame } from './framing.js';
+import { framedCodecOf } from './framed-codec.js';
+import { encodeFrame, FRAME_HEADER_LENGTH, FrameDecoder, splitWholeFrames, type Frame } from './framing.js';
 import { encodeGrpcMessage } from './message-encoding.js';
 import { Metadata, encodeBinaryValue, readCheckedMetadata } from './metadata.js';
 import { Outbox } from './outbox.js';
@@ -329,9 +330,17 @@ export class Call implements CallContext {
     return this.#decode(frame.compressed, frame.payload);
   }
 
-  /** @internal Decode one request message (may need to wait for decompression). */
-  decodeMessage(compressed: boolean, payload: Uint8Array): unknown {
-    return this.#decode(compressed, payload);
+  /** @internal Decode the request message of a chunk that is exactly one whole frame (may need to wait for decompression). */
+  decodeWholeFrame(frame: Uint8Array): unknown {
+    const compressed = frame[0] === 1;
+    const codec = compressed ? undefined : framedCodecOf(this.#def);
+    if (codec === undefined) return this.#decode(compressed, frame.subarray(FRAME_HEADER_LENGTH));
+    this.messageCompressed = false;
+    try {
+      return codec.decodeFrame(frame);
+    } catch {
+      throw new GrpcError(Status.INTERNAL, 'failed to parse the request message');
+    }
   }
 
   /** Whether the client has gone, without creating the request's signal where the transport can tell. */
@@ -376,21 +385,21 @@ export class Call implements CallContext {
 
   /** Frame (and maybe compress) one response message. */
   #frame(message: unknown): Uint8Array | Promise<Uint8Array> {
+    const enc = this.#responseEncoding;
+    const codec = enc === 'identity' || !this.compressMessages ? framedCodecOf(this.#def) : undefined;
     let bytes: Uint8Array;
     try {
-      bytes = this.#def.serialize(message);
+      bytes = codec !== undefined ? codec.encodeFrame(message) : this.#def.serialize(message);
     } catch (e) {
       this.#config.logger.error(`gRPC handler for ${this.method} returned a message that cannot be serialized`, e);
       throw new GrpcError(Status.INTERNAL, 'failed to serialize the response message');
     }
-    if (bytes.byteLength > this.#config.maxSend) {
-      throw new GrpcError(
-        Status.RESOURCE_EXHAUSTED,
-        `sent message larger than max (${bytes.byteLength} vs. ${this.#config.maxSend})`,
-      );
+    const length = codec !== undefined ? bytes.byteLength - FRAME_HEADER_LENGTH : bytes.byteLength;
+    if (length > this.#config.maxSend) {
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `sent message larger than max (${length} vs. ${this.#config.maxSend})`);
     }
-    const enc = this.#responseEncoding;
-    if (enc === 'identity' || !this.compressMessages || bytes.byteLength < this.#config.minCompressBytes) {
+    if (codec !== undefined) return bytes;
+    if (enc === 'identity' || !this.compressMessages || length < this.#config.minCompressBytes) {
       return encodeFrame(bytes);
     }
     const packed = compress(enc, bytes);

@@ -30,17 +30,15 @@ export function writeFrameHeader(target: Uint8Array, offset: number, length: num
 }
 
 /**
- * The payload when `chunk` is exactly one whole, valid frame no longer than
- * `maxLength` (what a unary request body usually is); otherwise undefined, and
- * a FrameDecoder reads the chunk (and reports what is wrong with it).
- * The flag byte says whether the payload is compressed.
+ * True when `chunk` is exactly one whole, valid frame no longer than
+ * `maxLength` (what a unary request body usually is); otherwise a FrameDecoder
+ * reads the chunk (and reports what is wrong with it).
  */
-export function wholeFramePayload(chunk: Uint8Array, maxLength: number): Uint8Array | undefined {
+export function isWholeFrame(chunk: Uint8Array, maxLength: number): boolean {
   const n = chunk.byteLength;
-  if (n < FRAME_HEADER_LENGTH || chunk[0]! > 1) return undefined;
+  if (n < FRAME_HEADER_LENGTH || chunk[0]! > 1) return false;
   const length = ((chunk[1]! << 24) | (chunk[2]! << 16) | (chunk[3]! << 8) | chunk[4]!) >>> 0;
-  if (length !== n - FRAME_HEADER_LENGTH || length > maxLength) return undefined;
-  return chunk.subarray(FRAME_HEADER_LENGTH);
+  return length === n - FRAME_HEADER_LENGTH && length <= maxLength;
 }
 
 /**

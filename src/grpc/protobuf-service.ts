@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { GrpcError } from './error.js';
+import { attachFramedCodec } from './framed-codec.js';
 import { lazyServiceDescriptors, withLazyDescriptors } from './reflection/lazy-descriptors.js';
 import { Status } from './status.js';
 import type { MethodDefinition, MethodHandler, ServiceImplementation } from './types.js';
@@ -66,15 +67,17 @@ export function methodsFromService(service: protobuf.Service, implementation: Se
     known.add(method.name).add(camel);
     const handler = (implementation[method.name] as MethodHandler | undefined) ?? (implementation[camel] as MethodHandler | undefined) ?? unimplemented(methodPath);
     const Ctor = resType.ctor;
+    const toMessage = (message: unknown): protobuf.Message =>
+      message instanceof Ctor ? (message as protobuf.Message) : resType.fromObject(message as Record<string, unknown>);
     const def = {
       path: methodPath,
       requestStream: method.requestStream === true,
       responseStream: method.responseStream === true,
       deserialize: (bytes: Uint8Array) => reqType.decode(bytes),
-      serialize: (message: unknown) => resType.encode(message instanceof Ctor ? message : resType.fromObject(message as Record<string, unknown>)).finish(),
+      serialize: (message: unknown) => resType.encode(toMessage(message)).finish(),
       handler,
     };
-    defs.push(withLazyDescriptors(def, descriptors));
+    defs.push(attachFramedCodec(withLazyDescriptors(def, descriptors), reqType, resType, toMessage));
   }
   for (const key of Object.keys(implementation)) {
     if (!known.has(key)) throw new TypeError(`service ${serviceName} has no method ${JSON.stringify(key)}`);

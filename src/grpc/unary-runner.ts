@@ -7,7 +7,7 @@
  * request) is taken as it is; any other body goes through Call.readOneFrom.
  */
 import type { Call } from './call.js';
-import { wholeFramePayload } from './framing.js';
+import { isWholeFrame } from './framing.js';
 
 export type CallHandler = (requestOrRequests: unknown, ctx: Call) => unknown;
 
@@ -40,7 +40,6 @@ class SingleMessageRunner {
   #stage = READ_FIRST;
   #body: AsyncIterator<Uint8Array> | undefined;
   #first: Uint8Array | undefined;
-  #payload: Uint8Array | undefined;
   readonly #onValue = (value: unknown): void => this.#step(value);
   readonly #onError = (error: unknown): void => this.#failed(error);
 
@@ -118,12 +117,12 @@ class SingleMessageRunner {
       }
       let message: unknown;
       try {
-        message = call.decodeMessage(first[0] === 1, this.#payload!);
+        message = call.decodeWholeFrame(first);
       } catch (e) {
         call.fail(e);
         return;
       }
-      this.#first = this.#payload = undefined;
+      this.#first = undefined;
       this.#stage = READ_MESSAGE;
       if (isThenable(message)) Promise.resolve(message).then(this.#onValue, this.#onError);
       else this.#message(message);
@@ -142,10 +141,8 @@ class SingleMessageRunner {
     }
     const chunk = r.value;
     if (this.#stage === READ_FIRST) {
-      const payload = wholeFramePayload(chunk, call.maxReceive);
-      if (payload !== undefined) {
+      if (isWholeFrame(chunk, call.maxReceive)) {
         this.#first = chunk;
-        this.#payload = payload;
         this.#stage = READ_END;
         this.#read();
         return;
@@ -155,7 +152,7 @@ class SingleMessageRunner {
     }
     // More than one chunk: the decoder reads them all (and counts the messages).
     const received = [this.#first!, chunk];
-    this.#first = this.#payload = undefined;
+    this.#first = undefined;
     this.#readSlowly(received);
   }
 

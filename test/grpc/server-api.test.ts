@@ -5,8 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { GrpcServer, loadProtos, type CallContext } from '../../src/grpc/index.js';
+import { GrpcServer, loadProtos, methodsFromService, type CallContext } from '../../src/grpc/index.js';
 import { serve } from '../interop/harness.js';
+import { closeSession, connect, decodeMsgs, EchoService, msg, rawCall } from './helpers.js';
 
 const FIXTURES = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../test/grpc/fixtures');
 
@@ -72,4 +73,34 @@ test('registration errors: unknown handler names, duplicates, bad paths, missing
   const method = { requestStream: false, responseStream: false, deserialize: (b: Uint8Array) => b, serialize: (b: Uint8Array) => b, handler: async (b: Uint8Array) => b };
   assert.throws(() => server.registerMethod({ ...method, path: 'nope' }), /invalid method path/);
   assert.throws(() => server.registerMethod({ ...method, path: '/a.B/C', handler: undefined as unknown as typeof method.handler }), /no handler/);
+});
+
+test('a method definition whose serialize and deserialize were replaced runs through the replacements', async () => {
+  const server = new GrpcServer();
+  const defs = methodsFromService(EchoService, {
+    Unary: async (req: { text?: string }) => ({ text: `echo ${req.text ?? ''}` }),
+  });
+  for (const def of defs) {
+    if (def.path === '/test.Echo/Unary') {
+      // Replaced in place, and copied with a new path.
+      const { deserialize, serialize } = def;
+      def.deserialize = (bytes) => ({ ...(deserialize(bytes) as object), text: 'from deserialize' });
+      def.serialize = (message) => serialize({ ...(message as object), n: 42 });
+      server.registerMethod({ ...def, path: '/test.Echo/Wrapped' });
+    }
+    server.registerMethod(def);
+  }
+  const served = await serve(server);
+  const session = await connect(served.port);
+  try {
+    const wrapped = await rawCall(session, '/test.Echo/Wrapped', { body: [msg({ text: 'hi' })] });
+    assert.equal(wrapped.grpcStatus, 0);
+    assert.deepEqual(decodeMsgs(wrapped.frames).map((m) => [m.text, m.n]), [['echo from deserialize', 42]]);
+    const inPlace = await rawCall(session, '/test.Echo/Unary', { body: [msg({ text: 'hi' })] });
+    assert.equal(inPlace.grpcStatus, 0);
+    assert.deepEqual(decodeMsgs(inPlace.frames).map((m) => [m.text, m.n]), [['echo from deserialize', 42]]);
+  } finally {
+    await closeSession(session);
+    await served.close();
+  }
 });

@@ -1,0 +1,58 @@
+/**
+ * A faster way in and out of gRPC frames for methods whose messages are
+ * protobufjs types: the response is encoded straight after its 5-byte prefix
+ * (one buffer, no copy) and a request message is decoded where it lies in the
+ * received frame (no view of the payload). Used only while the definition's
+ * serialize and deserialize are the ones the codec was made with, so a
+ * definition whose functions were replaced keeps working through them.
+ */
+import protobuf from 'protobufjs';
+import { FRAME_HEADER_LENGTH, writeFrameHeader } from './framing.js';
+import type { MethodDefinition } from './types.js';
+
+const FRAMED_CODEC: unique symbol = Symbol('framedCodec');
+
+export interface FramedCodec {
+  readonly serialize: (message: never) => Uint8Array;
+  readonly deserialize: (bytes: Uint8Array) => unknown;
+  /** The message as one uncompressed frame. */
+  encodeFrame(message: unknown): Uint8Array;
+  /** Decode the message of the uncompressed frame that fills `frame`. */
+  decodeFrame(frame: Uint8Array): unknown;
+}
+
+type WithCodec = { [FRAMED_CODEC]?: FramedCodec };
+
+/** Attach to `def` a codec made from the protobufjs types its own serialize and deserialize use. */
+export function attachFramedCodec<T extends MethodDefinition>(
+  def: T,
+  requestType: protobuf.Type,
+  responseType: protobuf.Type,
+  toMessage: (message: unknown) => protobuf.Message,
+): T {
+  const codec: FramedCodec = {
+    serialize: def.serialize as (message: never) => Uint8Array,
+    deserialize: def.deserialize,
+    encodeFrame(message: unknown): Uint8Array {
+      const writer = protobuf.Writer.create();
+      // Placeholders for the flag byte and the 4-byte length (a varint 0 is one byte).
+      writer.bool(false).fixed32(0);
+      const frame = responseType.encode(toMessage(message), writer).finish();
+      writeFrameHeader(frame, 0, frame.byteLength - FRAME_HEADER_LENGTH, false);
+      return frame;
+    },
+    decodeFrame(frame: Uint8Array): unknown {
+      const reader = protobuf.Reader.create(frame);
+      reader.pos = FRAME_HEADER_LENGTH;
+      return requestType.decode(reader);
+    },
+  };
+  Object.defineProperty(def, FRAMED_CODEC, { value: codec });
+  return def;
+}
+
+/** The codec of `def`, while its serialize and deserialize are still the ones the codec matches. */
+export function framedCodecOf(def: MethodDefinition): FramedCodec | undefined {
+  const codec = (def as WithCodec)[FRAMED_CODEC];
+  return codec !== undefined && codec.serialize === def.serialize && codec.deserialize === def.deserialize ? codec : undefined;
+}
