@@ -49,10 +49,34 @@ function bracketHost(addr: string): string {
   return addr.includes(':') ? `[${addr}]` : addr;
 }
 
-export class Call implements CallContext {
-  readonly method: string;
+/** The method a call runs, shared by all its calls. */
+export interface CallTarget {
+  readonly def: MethodDefinition;
+  /** "pkg.Service" */
   readonly service: string;
-  readonly methodName: string;
+  /** "Method" */
+  readonly name: string;
+}
+
+/** How a call ended (when not simply OK). */
+interface Ending {
+  readonly code: Status;
+  readonly message: string;
+  readonly details: Uint8Array | undefined;
+  readonly metadata: Metadata | undefined;
+  /** What the handler threw, when it threw. */
+  readonly thrown: unknown;
+}
+
+const OK_ENDING: Ending = Object.freeze({ code: Status.OK, message: '', details: undefined, metadata: undefined, thrown: undefined });
+
+/** An interceptor's wait for the outcome. */
+interface OutcomeWait {
+  readonly promise: Promise<CallOutcome>;
+  settle: ((o: CallOutcome) => void) | undefined;
+}
+
+export class Call implements CallContext {
   readonly request: ServerRequest;
   readonly deadline: Date | undefined;
   readonly requestEncoding: Encoding;
@@ -60,7 +84,7 @@ export class Call implements CallContext {
   messageCompressed = false;
 
   readonly #config: CallConfig;
-  readonly #def: MethodDefinition;
+  readonly #target: CallTarget;
   #resolve: ((r: HandlerResult) => void) | undefined;
   #state = STATE_PENDING;
   #responseEncoding: Encoding = 'identity';
@@ -70,25 +94,19 @@ export class Call implements CallContext {
   #controller: AbortController | undefined;
   #cancelReason: GrpcError | undefined;
   #outbox: Outbox | undefined;
-  #code: Status = Status.OK;
-  #message = '';
-  #details: Uint8Array | undefined;
-  #errorMetadata: Metadata | undefined;
+  /** Set when the call ends through #finish; undefined means OK. */
+  #ending: Ending | undefined;
   #clearTimer: (() => void) | undefined;
-  #outcome: Promise<CallOutcome> | undefined;
-  #settleOutcome: ((o: CallOutcome) => void) | undefined;
-  #thrown: unknown;
+  #outcome: OutcomeWait | undefined;
+  /** Set while the call follows the client's signal. */
   #abortListener: (() => void) | undefined;
-  #watching = false;
   /** Request metadata, built on first read; `#hasMetadata` says whether the (checked) headers carry any. */
   #metadata: Metadata | undefined;
   readonly #hasMetadata: boolean;
 
   constructor(
     config: CallConfig,
-    def: MethodDefinition,
-    service: string,
-    methodName: string,
+    target: CallTarget,
     request: ServerRequest,
     hasMetadata: boolean,
     requestEncoding: Encoding,
@@ -96,10 +114,7 @@ export class Call implements CallContext {
     deadline: Date | undefined,
   ) {
     this.#config = config;
-    this.#def = def;
-    this.method = def.path;
-    this.service = service;
-    this.methodName = methodName;
+    this.#target = target;
     this.request = request;
     this.#hasMetadata = hasMetadata;
     this.requestEncoding = requestEncoding;
@@ -110,7 +125,22 @@ export class Call implements CallContext {
     // client when it responds, and follows it only once something needs to know
     // sooner (the handler's signal, an interceptor's outcome): a listener per call
     // is measurable on the unary hot path.
-    if (def.requestStream || def.responseStream) this.#watchClient();
+    if (target.def.requestStream || target.def.responseStream) this.#watchClient();
+  }
+
+  /** "/pkg.Service/Method" */
+  get method(): string {
+    return this.#target.def.path;
+  }
+
+  /** "pkg.Service" */
+  get service(): string {
+    return this.#target.service;
+  }
+
+  /** "Method" */
+  get methodName(): string {
+    return this.#target.name;
   }
 
   /**
@@ -125,8 +155,7 @@ export class Call implements CallContext {
   }
 
   #watchClient(): void {
-    if (this.#watching || this.#state === STATE_DONE) return;
-    this.#watching = true;
+    if (this.#abortListener !== undefined || this.#state === STATE_DONE) return;
     const signal = this.request.signal;
     const listener = (this.#abortListener = () => this.#onAbort());
     if (signal.aborted) queueMicrotask(listener);
@@ -203,13 +232,17 @@ export class Call implements CallContext {
   get outcome(): Promise<CallOutcome> {
     if (this.#outcome === undefined) {
       this.#watchClient();
-      if (this.#state === STATE_DONE) this.#outcome = Promise.resolve(this.#makeOutcome());
-      else
-        this.#outcome = new Promise((resolve) => {
-          this.#settleOutcome = resolve;
+      if (this.#state === STATE_DONE) {
+        this.#outcome = { promise: Promise.resolve(this.#makeOutcome()), settle: undefined };
+      } else {
+        let settle!: (o: CallOutcome) => void;
+        const promise = new Promise<CallOutcome>((resolve) => {
+          settle = resolve;
         });
+        this.#outcome = { promise, settle };
+      }
     }
-    return this.#outcome;
+    return this.#outcome.promise;
   }
 
   /** End the call because of cancel, deadline or shutdown: the handler's signal aborts. */
@@ -217,24 +250,23 @@ export class Call implements CallContext {
     if (this.#state === STATE_DONE) return;
     this.#cancelReason = reason;
     this.#controller?.abort(reason);
-    this.#finish(reason.code, reason.message, undefined, undefined);
+    this.#finish({ code: reason.code, message: reason.message, details: undefined, metadata: undefined, thrown: undefined });
   }
 
   /** End the call with whatever the handler (or the protocol) threw. */
   fail(error: unknown): void {
     if (this.#state === STATE_DONE) return;
-    this.#thrown = error;
     if (error instanceof GrpcError) {
-      this.#finish(error.code, error.message, error.details, error.metadata);
+      this.#finish({ code: error.code, message: error.message, details: error.details, metadata: error.metadata, thrown: error });
       return;
     }
     this.#config.logger.error(`gRPC handler for ${this.method} failed`, error);
-    this.#finish(Status.UNKNOWN, 'unexpected error in the call handler', undefined, undefined);
+    this.#finish({ code: Status.UNKNOWN, message: 'unexpected error in the call handler', details: undefined, metadata: undefined, thrown: error });
   }
 
   /** End the call with OK. */
   succeed(): void {
-    if (this.#state !== STATE_DONE) this.#finish(Status.OK, '', undefined, undefined);
+    if (this.#state !== STATE_DONE) this.#finish(OK_ENDING);
   }
 
   // ---- request messages --------------------------------------------------
@@ -333,7 +365,7 @@ export class Call implements CallContext {
   /** @internal Decode the request message of a chunk that is exactly one whole frame (may need to wait for decompression). */
   decodeWholeFrame(frame: Uint8Array): unknown {
     const compressed = frame[0] === 1;
-    const codec = compressed ? undefined : framedCodecOf(this.#def);
+    const codec = compressed ? undefined : framedCodecOf(this.#target.def);
     if (codec === undefined) return this.#decode(compressed, frame.subarray(FRAME_HEADER_LENGTH));
     this.messageCompressed = false;
     try {
@@ -375,7 +407,7 @@ export class Call implements CallContext {
 
   #deserialize(bytes: Uint8Array): unknown {
     try {
-      return this.#def.deserialize(bytes);
+      return this.#target.def.deserialize(bytes);
     } catch {
       throw new GrpcError(Status.INTERNAL, 'failed to parse the request message');
     }
@@ -386,10 +418,10 @@ export class Call implements CallContext {
   /** Frame (and maybe compress) one response message. */
   #frame(message: unknown): Uint8Array | Promise<Uint8Array> {
     const enc = this.#responseEncoding;
-    const codec = enc === 'identity' || !this.compressMessages ? framedCodecOf(this.#def) : undefined;
+    const codec = enc === 'identity' || !this.compressMessages ? framedCodecOf(this.#target.def) : undefined;
     let bytes: Uint8Array;
     try {
-      bytes = codec !== undefined ? codec.encodeFrame(message) : this.#def.serialize(message);
+      bytes = codec !== undefined ? codec.encodeFrame(message) : this.#target.def.serialize(message);
     } catch (e) {
       this.#config.logger.error(`gRPC handler for ${this.method} returned a message that cannot be serialized`, e);
       throw new GrpcError(Status.INTERNAL, 'failed to serialize the response message');
@@ -507,13 +539,10 @@ export class Call implements CallContext {
 
   // ---- ending ------------------------------------------------------------
 
-  #finish(code: Status, message: string, details: Uint8Array | undefined, metadata: Metadata | undefined): void {
+  #finish(ending: Ending): void {
     const state = this.#state;
     this.#state = STATE_DONE;
-    this.#code = code;
-    this.#message = message;
-    this.#details = details;
-    this.#errorMetadata = metadata;
+    this.#ending = ending;
     if (state === STATE_PENDING) {
       // Trailers-Only: one header block carrying the status.
       const headers: HeaderRecord = { 'content-type': 'application/grpc' };
@@ -536,14 +565,18 @@ export class Call implements CallContext {
       this.#clearTimer();
       this.#clearTimer = undefined;
     }
-    this.#settleOutcome?.(this.#makeOutcome());
+    const outcome = this.#outcome;
+    if (outcome?.settle !== undefined) {
+      const settle = outcome.settle;
+      outcome.settle = undefined;
+      settle(this.#makeOutcome());
+    }
     this.#config.onEnd(this);
   }
 
   #makeOutcome(): CallOutcome {
-    return this.#thrown === undefined
-      ? { code: this.#code, message: this.#message }
-      : { code: this.#code, message: this.#message, error: this.#thrown };
+    const e = this.#ending ?? OK_ENDING;
+    return e.thrown === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, error: e.thrown };
   }
 
   #headerRecord(): Readonly<HeaderRecord> {
@@ -567,10 +600,11 @@ export class Call implements CallContext {
 
   #writeStatus(out: HeaderRecord): void {
     this.#trailers?.writeTo(out);
-    this.#errorMetadata?.writeTo(out);
-    out['grpc-status'] = String(this.#code);
-    if (this.#message) out['grpc-message'] = encodeGrpcMessage(this.#message);
-    if (this.#details !== undefined) out['grpc-status-details-bin'] = encodeBinaryValue(this.#details);
+    const e = this.#ending ?? OK_ENDING;
+    e.metadata?.writeTo(out);
+    out['grpc-status'] = String(e.code);
+    if (e.message) out['grpc-message'] = encodeGrpcMessage(e.message);
+    if (e.details !== undefined) out['grpc-status-details-bin'] = encodeBinaryValue(e.details);
   }
 }
 

@@ -345,9 +345,7 @@ export class GrpcServer {
     }
     const call = new Call(
       this.#config,
-      route.def,
-      route.service,
-      route.name,
+      route,
       request,
       hasMetadata,
       encoding,
