@@ -13,6 +13,7 @@ import { encodeGrpcMessage } from './message-encoding.js';
 import { Metadata, encodeBinaryValue, readCheckedMetadata } from './metadata.js';
 import { Outbox } from './outbox.js';
 import { Status } from './status.js';
+import { MAX_TIMER_MS, setLongTimeout } from './timeout.js';
 import type { CallContext, CallOutcome, MethodDefinition } from './types.js';
 
 export type HeaderRecord = Record<string, string | string[]>;
@@ -40,6 +41,10 @@ const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 const STATE_PENDING = 0; // nothing handed to the transport yet
 const STATE_STREAMING = 1; // headers handed over; body is the outbox
 const STATE_DONE = 2; // status decided
+
+function onDeadlineTimer(call: Call): void {
+  call.deadlineTimerFired();
+}
 
 function encodeCompressedFrame(payload: Uint8Array): Uint8Array {
   return encodeFrame(payload, true);
@@ -78,7 +83,6 @@ interface OutcomeWait {
 
 export class Call implements CallContext {
   readonly request: ServerRequest;
-  readonly deadline: Date | undefined;
   readonly requestEncoding: Encoding;
   compressMessages = true;
   messageCompressed = false;
@@ -96,7 +100,11 @@ export class Call implements CallContext {
   #outbox: Outbox | undefined;
   /** Set when the call ends through #finish; undefined means OK. */
   #ending: Ending | undefined;
-  #clearTimer: (() => void) | undefined;
+  /** When the client stops waiting (ms since the epoch), -1 when it sent no grpc-timeout; the Date is made when read. */
+  readonly #deadlineAt: number;
+  #deadline: Date | undefined;
+  /** The deadline timer: a Node timer, or the cancel function of a delay longer than a timer takes. */
+  #timer: NodeJS.Timeout | (() => void) | undefined;
   #outcome: OutcomeWait | undefined;
   /** Set while the call follows the client's signal. */
   #abortListener: (() => void) | undefined;
@@ -111,14 +119,14 @@ export class Call implements CallContext {
     hasMetadata: boolean,
     requestEncoding: Encoding,
     sendEncoding: Encoding,
-    deadline: Date | undefined,
+    deadlineAt: number,
   ) {
     this.#config = config;
     this.#target = target;
     this.request = request;
     this.#hasMetadata = hasMetadata;
     this.requestEncoding = requestEncoding;
-    this.deadline = deadline;
+    this.#deadlineAt = deadlineAt;
     // grpc-accept-encoding is parsed only when a response could be compressed.
     if (sendEncoding !== 'identity' && this.acceptEncodings.includes(sendEncoding)) this.#responseEncoding = sendEncoding;
     // Streaming calls follow the client from the start. A unary call checks the
@@ -223,9 +231,33 @@ export class Call implements CallContext {
     return this.#state === STATE_DONE;
   }
 
-  /** Arm the deadline. */
-  setTimer(clear: () => void): void {
-    this.#clearTimer = clear;
+  /** When the client stops waiting (from grpc-timeout); undefined when it sent none. */
+  get deadline(): Date | undefined {
+    return this.#deadlineAt < 0 ? undefined : (this.#deadline ??= new Date(this.#deadlineAt));
+  }
+
+  /** @internal Arm the deadline: `ms` from now the call ends with DEADLINE_EXCEEDED. */
+  armDeadline(ms: number): void {
+    if (ms > MAX_TIMER_MS) {
+      this.#timer = setLongTimeout(() => this.#deadlineReached(), ms);
+      return;
+    }
+    // One shared callback with the call as its argument: no closure per call.
+    const timer = setTimeout(onDeadlineTimer, Math.max(0, Math.ceil(ms)), this);
+    timer.unref();
+    this.#timer = timer;
+  }
+
+  /** @internal The deadline timer fired (a timer may fire a little early: the rest is waited out). */
+  deadlineTimerFired(): void {
+    this.#timer = undefined;
+    const rest = this.#deadlineAt - Date.now();
+    if (rest > 0 && this.#state !== STATE_DONE) this.armDeadline(rest);
+    else this.#deadlineReached();
+  }
+
+  #deadlineReached(): void {
+    this.cancel(new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline exceeded'));
   }
 
   /** Resolves with the outcome once the call has ended (for interceptors). */
@@ -561,9 +593,11 @@ export class Call implements CallContext {
       this.#abortListener = undefined;
       this.request.signal.removeEventListener('abort', listener);
     }
-    if (this.#clearTimer !== undefined) {
-      this.#clearTimer();
-      this.#clearTimer = undefined;
+    const timer = this.#timer;
+    if (timer !== undefined) {
+      this.#timer = undefined;
+      if (typeof timer === 'function') timer();
+      else clearTimeout(timer);
     }
     const outcome = this.#outcome;
     if (outcome?.settle !== undefined) {

@@ -350,12 +350,12 @@ export class GrpcServer {
       hasMetadata,
       encoding,
       this.#sendEncoding,
-      timeoutMs >= 0 ? new Date(Date.now() + timeoutMs) : undefined,
+      timeoutMs >= 0 ? Date.now() + timeoutMs : -1,
     );
     const response = call.responsePromise();
     this.#active.add(call);
     if (timeoutMs >= 0) {
-      call.setTimer(setLongTimeout(() => call.cancel(new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline exceeded')), timeoutMs));
+      call.armDeadline(timeoutMs);
     }
     if (this.#interceptors.length === 0) run(call, route);
     else this.#intercept(call, route);

@@ -39,7 +39,7 @@ export function formatTimeout(ms: number): string {
 }
 
 /** The longest delay setTimeout takes before it overflows and fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Call `fire` after `ms` milliseconds, however large (a long delay is waited out
