@@ -591,7 +591,10 @@ h2test('RFC 9113 4.2: after the client raises SETTINGS_MAX_FRAME_SIZE, responses
 // The engine's own bookkeeping, on a server made of its parts
 
 /** A listening socket whose connections run on the engine, every request going to `handle`. */
-async function engineServer(handle: (request: ServerRequest) => Promise<ServerResponse> | ServerResponse): Promise<{
+async function engineServer(
+  handle: (request: ServerRequest) => Promise<ServerResponse> | ServerResponse,
+  route?: H2ServerContext['route'],
+): Promise<{
   port: number;
   connections: H2Connection[];
   close(): Promise<void>;
@@ -607,7 +610,7 @@ async function engineServer(handle: (request: ServerRequest) => Promise<ServerRe
     },
     maxHeaderBytes: 65536,
     logger: quiet,
-    route: () => ({ prefixUrl: 'http://127.0.0.1:0/', deliver: (e) => runExchange(e, exchange, done) }),
+    route: route ?? (() => ({ prefixUrl: 'http://127.0.0.1:0/', deliver: (e) => runExchange(e, exchange, done) })),
     peers: new WeakMap(),
   };
   const sockets = new Set<net.Socket>();
@@ -671,6 +674,38 @@ test('after many requests of every kind, the connection has no stream left open 
     assert.ok(c.closed);
     await connection.whenClosed();
     assert.equal(connection.isClosed, true);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+});
+
+test('a route that throws, or delivers by throwing, costs only its stream: the connection and the process go on', TIMEOUT, async () => {
+  const exchange: ExchangeContext = { handlers: [handler], logger: quiet, maxRequestBodyBytes: Infinity, warnOnce: () => undefined };
+  const srv = await engineServer(handler, (target) => {
+    if (target.path === '/boom') throw new Error('no route table');
+    return {
+      prefixUrl: 'http://127.0.0.1:0/',
+      deliver: (e) => {
+        if (target.path === '/boom-deliver') throw new Error('the queue is gone');
+        runExchange(e, exchange, { exchangeDone: () => undefined });
+      },
+    };
+  });
+  const c = await RawH2.connect(srv.port);
+  try {
+    const block = (path: string): Buffer => encodeFields(requestFields(srv.port, 'GET', path));
+    c.send(headers(1, block('/boom'), { endStream: true }));
+    c.send(headers(3, block('/boom-deliver'), { endStream: true }));
+    for (const id of [1, 3]) {
+      const r = await c.response(id);
+      assert.ok(r.status === '500' || r.reset === E.INTERNAL_ERROR, `stream ${id}: ${describeFrames(c.streamFrames(id))}`);
+    }
+    c.send(headers(5, block('/e/big?n=7'), { endStream: true }));
+    const ok = await c.response(5);
+    assert.equal(ok.status, '200');
+    await c.settle();
+    assert.equal(srv.connections[0]!.openStreams, 0);
   } finally {
     c.close();
     await srv.close();

@@ -532,7 +532,12 @@ export class H2Connection {
     this.streams.set(id, stream);
     if (this.streams.size === 1) this.idleSince = 0;
     if (endStream) stream.remoteClosed = stream.finReceived = true;
-    stream.started(flat);
+    try {
+      stream.started(flat);
+    } catch {
+      // The owner's fault must not escape into the socket's 'data' handler: it costs this stream only.
+      this.resetStream(stream, ErrorCode.INTERNAL_ERROR, CloseKind.LocalReset);
+    }
   }
 
   /** Reset a stream that never opened. */
@@ -807,7 +812,11 @@ export class H2Connection {
       if (this.goawaySent || this.peerGoaway) this.finishSocket();
     }
     stream.wake();
-    stream.closed(kind, code);
+    try {
+      stream.closed(kind, code);
+    } catch {
+      // As for started(): the stream is gone either way, and the caller may be the frame loop or abortAll().
+    }
   }
 
   private remember(id: number, byUs: boolean): void {

@@ -202,19 +202,25 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
       this.answerPlain(501, 'CONNECT is not supported');
       return;
     }
-    const route: Route | undefined = this.ctx.route({
-      scheme: this.ctx.scheme,
-      port: this.ctx.port,
-      host,
-      localAddress: peer.localAddress,
-      path,
-    });
-    if (route === undefined) {
-      this.answerPlain(404, 'Not Found');
-      return;
+    try {
+      const route: Route | undefined = this.ctx.route({
+        scheme: this.ctx.scheme,
+        port: this.ctx.port,
+        host,
+        localAddress: peer.localAddress,
+        path,
+      });
+      if (route === undefined) {
+        this.answerPlain(404, 'Not Found');
+        return;
+      }
+      this.request = new H2Request(this, this.method, url, path, query, host, flat, peer, route.prefixUrl);
+      route.deliver(this);
+    } catch (err) {
+      // Only this stream pays for a routing fault; the connection's frame loop goes on.
+      this.ctx.logger.error(`routing ${this.method} ${path.slice(0, 200)} failed`, err);
+      this.reset(ErrorCode.INTERNAL_ERROR);
     }
-    this.request = new H2Request(this, this.method, url, path, query, host, flat, peer, route.prefixUrl);
-    route.deliver(this);
   }
 
   readable(): void {
