@@ -163,6 +163,8 @@ async function handler(request: ServerRequest): Promise<ServerResponse> {
       signals.set(params.get('id') ?? '', signal);
       return { status: 200, body: 'complete' };
     }
+    case '/e/trailers':
+      return { status: 200, body: Buffer.alloc(Number(params.get('n') ?? '0'), 0x74), trailers: { 'x-check': 'done' } };
     case '/e/reset-code':
       throw new StreamResetError(Number(params.get('code')));
     case '/e/big':
@@ -710,4 +712,70 @@ test('a route that throws, or delivers by throwing, costs only its stream: the c
     c.close();
     await srv.close();
   }
+});
+
+// ---------------------------------------------------------------------------
+// Closing the queue
+
+test('closing the queue with streams in flight on many connections: GOAWAY, aborted handlers, and every socket closes', TIMEOUT, async () => {
+  const q = await createRequestQueue({ urls: ['http://127.0.0.1:0/q/'], backend: 'node', logger: quiet });
+  const qport = Number(/:(\d+)\//.exec(q.urls[0]!)![1]);
+  const reasons: Promise<unknown>[] = [];
+  let entered!: () => void;
+  let count = 0;
+  const allEntered = new Promise<void>((r) => (entered = r));
+  const clients = 30;
+  q.serve((request) => {
+    const signal = request.signal;
+    reasons.push(new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true })));
+    if (++count === clients * 2) entered();
+    // An endless response into a client window that is never opened again.
+    async function* body(): AsyncGenerator<Uint8Array> {
+      for (;;) yield Buffer.alloc(16384, 1);
+    }
+    return { status: 200, body: body() };
+  });
+  const conns: RawH2[] = [];
+  try {
+    for (let i = 0; i < clients; i++) {
+      const c = await RawH2.connect(qport, { autoWindow: false });
+      conns.push(c);
+      for (const id of [1, 3]) c.send(headers(id, encodeFields(requestFields(qport, 'GET', `/q/${i}`)), { endStream: true }));
+    }
+    await allEntered;
+    await q.close();
+    const all = await Promise.all(reasons);
+    for (const r of all) assert.equal((r as Error).name, 'QueueClosedError');
+    for (const c of conns) {
+      await c.untilOrClosed(() => undefined);
+      assert.ok(c.closed);
+      const g = c.goaway();
+      assert.ok(g !== undefined, describeFrames(c.frames.filter((f) => f.type !== T.DATA)));
+      assert.equal(g.payload.readUInt32BE(4), E.NO_ERROR);
+      assert.equal(g.payload.readUInt32BE(0), 3);
+    }
+    assert.equal(q.stats().inFlight, 0);
+  } finally {
+    for (const c of conns) c.close();
+    await q.close();
+  }
+});
+
+h2test('SETTINGS_INITIAL_WINDOW_SIZE 0 then raised: the body and the trailers queued behind it arrive in order', async () => {
+  const c = await connect({ settings: [[S.INITIAL_WINDOW_SIZE, 0]] });
+  c.send(headers(1, get('/e/trailers?n=100000'), { endStream: true }));
+  await c.until(() => c.streamFrames(1).find((f) => f.type === T.HEADERS), 'the response head');
+  await c.settle();
+  assert.equal(dataBytes(c, 1), 0);
+  assert.equal(c.streamFrames(1).filter((f) => f.type === T.HEADERS).length, 1, 'trailers overtook the body');
+  c.send(settings([[S.INITIAL_WINDOW_SIZE, 30000]]));
+  await c.until(() => (dataBytes(c, 1) >= 30000 ? true : undefined), 'the first 30000 octets');
+  c.send(settings([[S.INITIAL_WINDOW_SIZE, 0]]));
+  await c.settle();
+  c.send(settings([[S.INITIAL_WINDOW_SIZE, 200000]]));
+  const r = await c.response(1);
+  assert.equal(r.body.length, 100000);
+  assert.deepEqual(r.trailers, [['x-check', 'done']]);
+  const frames = c.streamFrames(1);
+  assert.equal(frames.at(-1)!.type, T.HEADERS, describeFrames(frames));
 });
