@@ -327,6 +327,28 @@ h2test('a client with a small connection window and many competing streams gets 
   }
 });
 
+h2test('a small response is not held behind a large one competing for the same connection window', async () => {
+  // Stream windows wide open, the connection window given back in small steps: it is the only limit.
+  const c = await connect({ settings: [[S.INITIAL_WINDOW_SIZE, 0x7fffffff]], autoWindow: false });
+  const large = 8 * 1024 * 1024;
+  c.send(headers(1, get(`/e/big?n=${large}`), { endStream: true }));
+  await c.until(() => (dataBytes(c, 1) >= 65535 ? true : undefined), 'the first connection window of DATA');
+  c.send(headers(3, get('/e/big?n=10'), { endStream: true }));
+  await c.until(() => c.streamFrames(3).find((f) => f.type === T.HEADERS), 'the small response head');
+  let credited = 65535;
+  while (!ended(c, 3) && !ended(c, 1)) {
+    c.send(windowUpdate(0, 16384));
+    credited += 16384;
+    await c.until(() => {
+      const got = dataBytes(c, 1) + dataBytes(c, 3);
+      return got >= credited || ended(c, 3) ? true : undefined;
+    }, `DATA for ${credited} octets of credit`);
+  }
+  assert.ok(ended(c, 3), `the small response waited for the whole large one (${dataBytes(c, 1)} octets)`);
+  assert.equal(dataBytes(c, 3), 10);
+  assert.ok(dataBytes(c, 1) < large);
+});
+
 h2test('uploads of several MiB on many streams at once all complete (the server grants window as handlers read)', async () => {
   await withSession(async (session) => {
     const sizes = Array.from({ length: 8 }, (_, i) => 3 * 1024 * 1024 + i * 100_003);

@@ -645,11 +645,7 @@ export class H2Connection {
       if (increment === 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE with increment 0');
       this.sendWindow += increment;
       if (this.sendWindow > MAX_WINDOW) return this.fail(ErrorCode.FLOW_CONTROL_ERROR, 'the connection window grew above 2^31-1');
-      if (this.windowWaiters.size > 0) {
-        const waiting = [...this.windowWaiters];
-        this.windowWaiters.clear();
-        for (const stream of waiting) if (!stream.isClosed) this.pushData(stream);
-      }
+      if (this.windowWaiters.size > 0) this.shareWindow();
       return;
     }
     const stream = this.streams.get(id);
@@ -664,6 +660,29 @@ export class H2Connection {
   }
 
   // ----------------------------------------------------------- flow control
+
+  /**
+   * New connection window for the streams waiting on it, in turn: streams the
+   * window did not reach this time go first next time, ahead of the one that
+   * used it up, so a large body cannot hold a small one back.
+   */
+  private shareWindow(): void {
+    const waiting = [...this.windowWaiters];
+    this.windowWaiters.clear();
+    let i = 0;
+    while (i < waiting.length && this.sendWindow > 0) {
+      const stream = waiting[i++]!;
+      if (!stream.isClosed) this.pushData(stream);
+    }
+    if (i === waiting.length) return;
+    const servedLast = [...this.windowWaiters];
+    this.windowWaiters.clear();
+    while (i < waiting.length) {
+      const stream = waiting[i++]!;
+      if (!stream.isClosed) this.windowWaiters.add(stream);
+    }
+    for (const stream of servedLast) this.windowWaiters.add(stream);
+  }
 
   /** The owner read `n` bytes of `stream`'s body (or they were discarded): return them to the client's windows. */
   consumed(stream: H2Stream, n: number): void {
