@@ -23,6 +23,31 @@ export interface FramedCodec {
 
 type WithCodec = { [FRAMED_CODEC]?: FramedCodec };
 
+/** A writer's buffer grows to its largest message; one that grew past this is not kept. */
+const KEEP_WRITER_BYTES = 64 * 1024;
+
+/** The writer encodings reuse (taken while in use, so an encoding started inside another gets its own). */
+let spareWriter: protobuf.Writer | undefined;
+
+/**
+ * Encode `message` (a message of `type`, or what `type.encode` accepts) into a
+ * buffer of exactly its size, optionally after a 5-byte frame prefix whose
+ * length is filled in. One writer is reused across calls instead of a new
+ * writer and its scratch buffer per message.
+ */
+export function encodeMessage(type: protobuf.Type, message: protobuf.Message, framed: boolean): Uint8Array {
+  const writer = spareWriter ?? protobuf.Writer.create();
+  spareWriter = undefined;
+  writer.reset();
+  // Placeholders for the flag byte and the 4-byte length (a varint 0 is one byte).
+  if (framed) writer.bool(false).fixed32(0);
+  // A writer left by a failed encoding is dropped (its fork states may be set).
+  const out = type.encode(message, writer).finish();
+  if (writer.buf.byteLength <= KEEP_WRITER_BYTES) spareWriter = writer;
+  if (framed) writeFrameHeader(out, 0, out.byteLength - FRAME_HEADER_LENGTH, false);
+  return out;
+}
+
 /** Attach to `def` a codec made from the protobufjs types its own serialize and deserialize use. */
 export function attachFramedCodec<T extends MethodDefinition>(
   def: T,
@@ -34,12 +59,7 @@ export function attachFramedCodec<T extends MethodDefinition>(
     serialize: def.serialize as (message: never) => Uint8Array,
     deserialize: def.deserialize,
     encodeFrame(message: unknown): Uint8Array {
-      const writer = protobuf.Writer.create();
-      // Placeholders for the flag byte and the 4-byte length (a varint 0 is one byte).
-      writer.bool(false).fixed32(0);
-      const frame = responseType.encode(toMessage(message), writer).finish();
-      writeFrameHeader(frame, 0, frame.byteLength - FRAME_HEADER_LENGTH, false);
-      return frame;
+      return encodeMessage(responseType, toMessage(message), true);
     },
     decodeFrame(frame: Uint8Array): unknown {
       const reader = protobuf.Reader.create(frame);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { GrpcError } from './error.js';
-import { attachFramedCodec } from './framed-codec.js';
+import { attachFramedCodec, encodeMessage } from './framed-codec.js';
 import { lazyServiceDescriptors, withLazyDescriptors } from './reflection/lazy-descriptors.js';
 import { Status } from './status.js';
 import type { MethodDefinition, MethodHandler, ServiceImplementation } from './types.js';
@@ -74,7 +74,7 @@ export function methodsFromService(service: protobuf.Service, implementation: Se
       requestStream: method.requestStream === true,
       responseStream: method.responseStream === true,
       deserialize: (bytes: Uint8Array) => reqType.decode(bytes),
-      serialize: (message: unknown) => resType.encode(toMessage(message)).finish(),
+      serialize: (message: unknown) => encodeMessage(resType, toMessage(message), false),
       handler,
     };
     defs.push(attachFramedCodec(withLazyDescriptors(def, descriptors), reqType, resType, toMessage));
