@@ -801,3 +801,42 @@ h2test('SETTINGS_INITIAL_WINDOW_SIZE 0 then raised: the body and the trailers qu
   const frames = c.streamFrames(1);
   assert.equal(frames.at(-1)!.type, T.HEADERS, describeFrames(frames));
 });
+
+test('many clients dropping their connections at once with streams open: every handler is told, nothing stays counted', TIMEOUT, async () => {
+  const q = await createRequestQueue({ urls: ['http://127.0.0.1:0/d/'], backend: 'node', logger: quiet });
+  const qport = Number(/:(\d+)\//.exec(q.urls[0]!)![1]);
+  const reasons: Promise<unknown>[] = [];
+  const clients = 40;
+  let entered!: () => void;
+  const allEntered = new Promise<void>((r) => (entered = r));
+  q.serve(async (request) => {
+    const signal = request.signal;
+    const reason = new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+    reasons.push(reason);
+    if (reasons.length === clients) entered();
+    await reason;
+    return { status: 200, body: 'too late' };
+  });
+  const sessions: http2.ClientHttp2Session[] = [];
+  try {
+    for (let i = 0; i < clients; i++) {
+      const session = http2.connect(`http://127.0.0.1:${qport}`);
+      session.on('error', () => undefined);
+      sessions.push(session);
+      const req = session.request({ ':method': 'POST', ':path': `/d/${i}` });
+      req.on('error', () => undefined);
+      req.write(Buffer.alloc(1000));
+    }
+    await allEntered;
+    assert.equal(q.stats().inFlight, clients);
+    for (const s of sessions) s.destroy();
+    const all = await Promise.all(reasons);
+    for (const r of all) assert.equal((r as Error).name, 'ClientDisconnectedError');
+    for (let i = 0; i < 200 && (q.stats().inFlight > 0 || (q.stats().connections ?? 0) > 0); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(q.stats().inFlight, 0);
+    assert.equal(q.stats().connections, 0);
+  } finally {
+    for (const s of sessions) s.destroy();
+    await q.close();
+  }
+});
