@@ -8,6 +8,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import {
   StreamResetError,
   createRequestQueue,
@@ -19,6 +21,8 @@ import {
 import { runExchange, type ExchangeContext } from '../../src/transport/exchange.js';
 import type { H2Connection } from '../../src/transport/h2/connection.js';
 import { serveHttp2, type H2ServerContext } from '../../src/transport/node/h2-exchange.js';
+import { serve as serveGrpc } from '../interop/harness.js';
+import { createInteropServer, INTEROP_PROTO_DIR, TEST_PROTO } from '../interop/test-service.js';
 import {
   E,
   F,
@@ -838,5 +842,48 @@ test('many clients dropping their connections at once with streams open: every h
   } finally {
     for (const s of sessions) s.destroy();
     await q.close();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// gRPC over the engine: flow control with @grpc/grpc-js on both sides of the stream
+
+type Msg = Record<string, unknown>;
+interface StreamingClient extends grpc.Client {
+  StreamingInputCall(md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Msg) => void): grpc.ClientWritableStream<Msg>;
+  StreamingOutputCall(req: Msg): grpc.ClientReadableStream<Msg>;
+}
+
+test('gRPC: concurrent client-streaming uploads and server-streaming downloads of several MiB each complete', TIMEOUT, async () => {
+  const definition = protoLoader.loadSync(TEST_PROTO, { includeDirs: [INTEROP_PROTO_DIR], defaults: true });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    grpc: { testing: { TestService: new (address: string, creds: grpc.ChannelCredentials) => StreamingClient } };
+  };
+  const served = await serveGrpc(createInteropServer());
+  const client = new pkg.grpc.testing.TestService(served.address, grpc.credentials.createInsecure());
+  try {
+    const message = 512 * 1024;
+    const uploads = Array.from({ length: 6 }, (_, i) =>
+      new Promise<Msg>((resolve, reject) => {
+        const call = client.StreamingInputCall(new grpc.Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r!)));
+        for (let m = 0; m < 8 + i; m++) call.write({ payload: { body: Buffer.alloc(message, m) } });
+        call.end();
+      }),
+    );
+    const downloads = Array.from({ length: 4 }, () =>
+      new Promise<number[]>((resolve, reject) => {
+        const sizes: number[] = [];
+        const call = client.StreamingOutputCall({ responseParameters: Array.from({ length: 6 }, () => ({ size: 1024 * 1024 })) });
+        call.on('data', (m: Msg) => sizes.push(((m.payload as { body: Uint8Array }).body).byteLength));
+        call.on('error', reject);
+        call.on('end', () => resolve(sizes));
+      }),
+    );
+    const up = await Promise.all(uploads);
+    up.forEach((r, i) => assert.equal(r.aggregatedPayloadSize, (8 + i) * message));
+    for (const sizes of await Promise.all(downloads)) assert.deepEqual(sizes, Array(6).fill(1024 * 1024));
+  } finally {
+    client.close();
+    await served.close();
   }
 });
