@@ -580,6 +580,24 @@ h2test('RFC 9113 6.2: HEADERS with both PADDED and PRIORITY are served', async (
   assert.equal(r.body.length, 5);
 });
 
+h2test('RFC 9113 6.2: padding that leaves no room for the priority fields is a connection error PROTOCOL_ERROR', async () => {
+  const c = await connect();
+  // Pad Length 3, then 5 octets: the padding eats into the priority fields.
+  const payload = Buffer.concat([Buffer.from([3]), Buffer.alloc(5)]);
+  c.send(frame(T.HEADERS, F.END_HEADERS | F.END_STREAM | F.PADDED | F.PRIORITY, 1, payload));
+  const e = await c.connectionError();
+  assert.ok(e !== undefined, describeFrames(c.frames));
+  if (e.code !== undefined) assert.equal(errorName(e.code), errorName(E.PROTOCOL_ERROR));
+});
+
+h2test('RFC 9113 6.2: HEADERS with PRIORITY too short for its fields is a connection error FRAME_SIZE_ERROR', async () => {
+  const c = await connect();
+  c.send(frame(T.HEADERS, F.END_HEADERS | F.END_STREAM | F.PRIORITY, 1, Buffer.alloc(3)));
+  const e = await c.connectionError();
+  assert.ok(e !== undefined, describeFrames(c.frames));
+  if (e.code !== undefined) assert.equal(errorName(e.code), errorName(E.FRAME_SIZE_ERROR));
+});
+
 h2test('RFC 9113 5.1.1: streams up to the largest id 2^31-1 are served', async () => {
   const c = await connect();
   for (const id of [0x7ffffffb, 0x7ffffffd, 0x7fffffff]) {

@@ -438,15 +438,17 @@ export class H2Connection {
     if (id === 0) return this.fail(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
     let s = start;
     let e = end;
+    const priority = (flags & Flag.PRIORITY) !== 0 ? 5 : 0;
     if ((flags & Flag.PADDED) !== 0) {
-      if (e - s < 1) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'a padded HEADERS frame without its pad length');
+      if (e - s < 1 + priority) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'a padded HEADERS frame too short for its pad length and priority fields');
       const pad = buf[s]!;
       s++;
-      if (pad > e - s) return this.fail(ErrorCode.PROTOCOL_ERROR, 'HEADERS padding longer than the frame');
+      // Padding may only take what the header block fragment would have (RFC 9113 section 6.2).
+      if (pad > e - s - priority) return this.fail(ErrorCode.PROTOCOL_ERROR, 'HEADERS padding longer than the room for the header block');
       e -= pad;
     }
     let selfDependent = false;
-    if ((flags & Flag.PRIORITY) !== 0) {
+    if (priority !== 0) {
       if (e - s < 5) return this.fail(ErrorCode.FRAME_SIZE_ERROR, 'HEADERS too short for its priority fields');
       selfDependent = (readU32(buf, s) & 0x7fffffff) === id;
       s += 5;
