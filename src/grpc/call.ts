@@ -87,6 +87,10 @@ export class Call implements CallContext {
   compressMessages = true;
   messageCompressed = false;
 
+  /** @internal Neighbours in the server's list of running calls. */
+  prevActive: Call | undefined = undefined;
+  /** @internal */
+  nextActive: Call | undefined = undefined;
   readonly #config: CallConfig;
   readonly #target: CallTarget;
   #resolve: ((r: HandlerResult) => void) | undefined;

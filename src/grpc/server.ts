@@ -114,7 +114,12 @@ export class GrpcServer {
   readonly #metadataLimits: MetadataLimits;
   readonly #passUnknown: boolean;
   readonly #logger: Logger;
-  readonly #active = new Set<Call>();
+  /**
+   * Calls that have started and not ended, linked through the calls themselves:
+   * with many calls starting and ending, a Set's table kept being rebuilt.
+   */
+  #activeHead: Call | undefined;
+  #activeCount = 0;
   #closing = false;
   #closed: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -209,7 +214,7 @@ export class GrpcServer {
     let drain!: () => void;
     this.#closed = new Promise<void>((resolve) => {
       drain = () => {
-        if (this.#active.size === 0) return resolve();
+        if (this.#activeCount === 0) return resolve();
         let clear: (() => void) | undefined;
         this.#drained = () => {
           clear?.();
@@ -217,7 +222,9 @@ export class GrpcServer {
         };
         const cancelAll = (): void => {
           const reason = new GrpcError(Status.UNAVAILABLE, 'the server is shutting down');
-          for (const call of [...this.#active]) call.cancel(reason);
+          const calls: Call[] = [];
+          for (let c = this.#activeHead; c !== undefined; c = c.nextActive) calls.push(c);
+          for (const call of calls) call.cancel(reason);
         };
         if (graceful <= 0) cancelAll();
         else if (Number.isFinite(graceful)) clear = setLongTimeout(cancelAll, graceful);
@@ -256,12 +263,19 @@ export class GrpcServer {
 
   /** Calls that have started and not yet ended. */
   get activeCalls(): number {
-    return this.#active.size;
+    return this.#activeCount;
   }
 
   #onEnd(call: Call): void {
-    this.#active.delete(call);
-    if (this.#closing && this.#active.size === 0) this.#drained?.();
+    const prev = call.prevActive;
+    const next = call.nextActive;
+    if (prev !== undefined) prev.nextActive = next;
+    else if (this.#activeHead === call) this.#activeHead = next;
+    else return; // not in the list
+    if (next !== undefined) next.prevActive = prev;
+    call.prevActive = call.nextActive = undefined;
+    this.#activeCount--;
+    if (this.#closing && this.#activeCount === 0) this.#drained?.();
   }
 
   /** The transport handler. Requests that are not native gRPC give `undefined` (for the queue's next handler). */
@@ -353,7 +367,13 @@ export class GrpcServer {
       timeoutMs >= 0 ? Date.now() + timeoutMs : -1,
     );
     const response = call.responsePromise();
-    this.#active.add(call);
+    const head = this.#activeHead;
+    if (head !== undefined) {
+      head.prevActive = call;
+      call.nextActive = head;
+    }
+    this.#activeHead = call;
+    this.#activeCount++;
     if (timeoutMs >= 0) {
       call.armDeadline(timeoutMs);
     }
