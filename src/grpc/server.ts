@@ -106,6 +106,7 @@ function serviceInfo(name: string, entry: ServiceEntry): ServiceInfo {
 
 export class GrpcServer {
   readonly #routes = new Map<string, Route>();
+  #lastRoute: Route | undefined;
   readonly #services = new Map<string, ServiceEntry>();
   readonly #interceptors: readonly Interceptor[];
   readonly #config: CallConfig;
@@ -278,11 +279,20 @@ export class GrpcServer {
     if (this.#closing && this.#activeCount === 0) this.#drained?.();
   }
 
+  /** The route of `path`; the last one found is checked first (calls usually repeat a method). */
+  #route(path: string): Route | undefined {
+    const last = this.#lastRoute;
+    if (last !== undefined && last.def.path === path) return last;
+    const route = this.#routes.get(path);
+    if (route !== undefined) this.#lastRoute = route;
+    return route;
+  }
+
   /** The transport handler. Requests that are not native gRPC give `undefined` (for the queue's next handler). */
   readonly handler: Handler = (request) => {
     const ct = request.headers['content-type'];
-    const route = this.#routes.get(request.path);
-    if (ct === undefined || !ct.startsWith('application/grpc')) {
+    const route = this.#route(request.path);
+    if (ct !== 'application/grpc' && (ct === undefined || !ct.startsWith('application/grpc'))) {
       if (route === undefined || request.method !== 'POST') return undefined;
       // HTTP 415 for any client, with the status fields a gRPC client reads from
       // a Trailers-Only answer as well.
