@@ -12,6 +12,7 @@ import { encodeFrame, FRAME_HEADER_LENGTH, FrameDecoder, splitWholeFrames, type 
 import { encodeGrpcMessage } from './message-encoding.js';
 import { Metadata, encodeBinaryValue, readCheckedMetadata } from './metadata.js';
 import { Outbox } from './outbox.js';
+import { pendingPromise, takeResolver } from './resolvable.js';
 import { Status } from './status.js';
 import { MAX_TIMER_MS, setLongTimeout } from './timeout.js';
 import type { CallContext, CallOutcome, MethodDefinition } from './types.js';
@@ -161,9 +162,9 @@ export class Call implements CallContext {
    * resolver (until it responds), not the promise.
    */
   responsePromise(): Promise<HandlerResult> {
-    return new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
+    const promise = pendingPromise<HandlerResult>();
+    this.#resolve = takeResolver<HandlerResult>();
+    return promise;
   }
 
   #watchClient(): void {

@@ -3,6 +3,8 @@
  * transport pulls them. Whatever has queued while the transport was busy goes
  * out as one chunk, so many small messages cost one write.
  */
+import { pendingPromise, takeResolver } from './resolvable.js';
+
 const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
 
 /** Told when the transport stops pulling before the body was closed. */
@@ -43,9 +45,9 @@ export class Outbox implements AsyncIterableIterator<Uint8Array> {
   /** Resolves once the transport has taken the queued chunks (or stopped). */
   drained(): Promise<void> {
     if (this.#bytes < this.#highWater || this.#stopped || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#drain = resolve;
-    });
+    const promise = pendingPromise<void>();
+    this.#drain = takeResolver<void>();
+    return promise;
   }
 
   /** No more chunks: the body ends after the queued ones. */
@@ -77,9 +79,9 @@ export class Outbox implements AsyncIterableIterator<Uint8Array> {
       return Promise.resolve({ done: false, value });
     }
     if (this.#closed || this.#stopped) return Promise.resolve(DONE);
-    return new Promise((resolve) => {
-      this.#reader = resolve;
-    });
+    const promise = pendingPromise<IteratorResult<Uint8Array>>();
+    this.#reader = takeResolver<IteratorResult<Uint8Array>>();
+    return promise;
   }
 
   return(): Promise<IteratorResult<Uint8Array>> {
