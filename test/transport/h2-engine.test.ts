@@ -905,3 +905,24 @@ test('gRPC: concurrent client-streaming uploads and server-streaming downloads o
     await served.close();
   }
 });
+
+h2test('a client that asks for 100-continue gets it once the handler reads the body, then the final answer', async () => {
+  await withSession(async (session) => {
+    const req = session.request({ ':method': 'POST', ':path': '/e/count', expect: '100-continue' });
+    const continued = new Promise<void>((resolve) => req.once('continue', resolve));
+    let status = 0;
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.on('data', (b: Buffer) => chunks.push(b));
+    const done = new Promise<void>((resolve, reject) => {
+      req.on('end', resolve);
+      req.on('error', reject);
+    });
+    // The body is sent only after the 100: without it the request would wait forever (the test would time out).
+    await continued;
+    req.end(Buffer.alloc(5000, 1));
+    await done;
+    assert.equal(status, 200);
+    assert.equal(Buffer.concat(chunks).toString(), '5000');
+  });
+});

@@ -71,6 +71,8 @@ const MAX_CONTINUATIONS = 256;
 const RESET_BURST = 1000;
 const RESET_RATE = 1000;
 const RECENT = 128;
+/** Request DATA payloads smaller than this are copied out of the socket read. */
+const COPY_BELOW = 1024;
 /** A closing connection is checked this often; it is dropped after LINGER_STALLS checks without output progress, or once all output has been out for a check. */
 const LINGER_MS = 2000;
 const LINGER_STALLS = 5;
@@ -97,6 +99,8 @@ export abstract class H2Stream implements RequestHead {
   finReceived = false;
   /** END_STREAM was sent: the response is complete. */
   endSent = false;
+  /** The (final) response head was sent. */
+  headSent = false;
   /** Request body bytes received so far. */
   received = 0;
   /** @internal */ recvWindow: number;
@@ -178,7 +182,14 @@ export abstract class H2Stream implements RequestHead {
   /** Send the response head, already HPACK-encoded; `end` sends END_STREAM with it. */
   sendHead(block: Buffer, end: boolean): void {
     if (this.localClosed) throw new Error('the stream is closed');
+    this.headSent = true;
     this.connection.writeHeaders(this, block, end);
+  }
+
+  /** Send an informational (1xx) head, already HPACK-encoded; ignored once the response head went out. */
+  sendInformational(block: Buffer): void {
+    if (this.headSent || this.localClosed) return;
+    this.connection.writeHeaders(this, block, false);
   }
 
   /** Send body bytes (END_STREAM after them when `end`). Returns false when the owner should wait (waitWritable). */
@@ -423,7 +434,9 @@ export class H2Connection {
       this.resetStream(stream, ErrorCode.PROTOCOL_ERROR, CloseKind.LocalReset);
       return;
     }
-    if (size > 0) stream.inbound.push(buf.subarray(dataStart, dataEnd));
+    // Small payloads are copied: a slice would keep the whole socket read alive, and a client
+    // sending tiny DATA frames could make that many times the window it was granted.
+    if (size > 0) stream.inbound.push(size < COPY_BELOW ? Buffer.from(buf.subarray(dataStart, dataEnd)) : buf.subarray(dataStart, dataEnd));
     if ((flags & Flag.END_STREAM) !== 0) {
       if (stream.contentLength >= 0 && stream.received !== stream.contentLength) {
         this.resetStream(stream, ErrorCode.PROTOCOL_ERROR, CloseKind.LocalReset);

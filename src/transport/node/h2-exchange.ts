@@ -28,6 +28,7 @@ import type { Socket } from 'node:net';
 const CAPABILITIES: Capabilities = Object.freeze({ trailers: true, reset: true, upgrade: false, http2: true, streaming: true });
 const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
 const NO_FIELDS: RawHeaders = Object.freeze([]);
+const CONTINUE_HEAD = encodeHeaderBlock(100, []);
 
 /** Fields that may go out on HTTP/2: no pseudo-headers from the caller and nothing connection-specific. */
 function h2Fields(headers: RawHeaders): RawHeaders {
@@ -286,6 +287,10 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     if (this.bodyBegun) throw new TypeError('the request body can be read only once');
     this.bodyBegun = true;
+    // A client waiting for 100 Continue sends the body once someone starts reading it.
+    if (!this.finReceived && !this.headSent && this.request.headers['expect']?.toLowerCase() === '100-continue') {
+      this.sendInformational(CONTINUE_HEAD);
+    }
     return this;
   }
 

@@ -41,6 +41,9 @@ function seconds(value: number | undefined, fallbackMs: number): number {
 
 const listeners = new Map<number, Listener>();
 
+/** How long closing HTTP/2 connections may take to flush their output when the port closes. */
+const CLOSE_GRACE_MS = 2000;
+
 /** Get the listener for a port, creating it (and binding the port) if this process has none yet. */
 export async function acquireListener(options: ListenerOptions, owner: object): Promise<Listener> {
   if (options.port !== 0) {
@@ -292,6 +295,16 @@ export class Listener {
     this.quiesceIfUnused();
     this.destroyed = true;
     if (listeners.get(this.port) === this) listeners.delete(this.port);
+    // HTTP/2 connections got their GOAWAY above; give responses still in their socket buffers
+    // a moment to reach the client before the connections are dropped.
+    if (this.sessions.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.sessions].map((s) => s.whenClosed())),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     for (const s of this.sessions) s.destroy();
     for (const s of this.sockets) s.destroy();
     this.http1.closeAllConnections();
