@@ -140,6 +140,11 @@ class SingleMessageRunner {
       return;
     }
     const chunk = r.value;
+    if (chunk.byteLength === 0) {
+      // An empty chunk (a DATA frame that only ends the stream) changes nothing.
+      this.#read();
+      return;
+    }
     if (this.#stage === READ_FIRST) {
       if (isWholeFrame(chunk, call.maxReceive)) {
         this.#first = chunk;

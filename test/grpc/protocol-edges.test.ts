@@ -95,6 +95,19 @@ describe('protocol edges over raw HTTP/2', () => {
     assert.equal(decodeMsgs(r.frames)[0]?.text, 'split');
   });
 
+  test('empty DATA pieces around the one message change nothing', async () => {
+    const empty = new Uint8Array(0);
+    for (const [n, body] of [
+      [1, [msg({ text: 'e', n: 1 }), empty]],
+      [2, [empty, msg({ text: 'e', n: 2 })]],
+      [3, [empty, msg({ text: 'e', n: 3 }), empty]],
+    ] as const) {
+      const r = await rawCall(session, UNARY, { body: [...body] });
+      assert.equal(r.grpcStatus, Status.OK);
+      assert.equal(decodeMsgs(r.frames)[0]?.n, n);
+    }
+  });
+
   test('malformed frames: bad flag, truncated body, two messages, no message → INTERNAL (Trailers-Only)', async () => {
     const cases: Uint8Array[][] = [
       [Uint8Array.of(7, 0, 0, 0, 0)],
