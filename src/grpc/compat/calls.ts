@@ -32,7 +32,7 @@ export interface ServerSurfaceCall {
 
 /** Per-call plumbing shared by the four call classes. */
 class Surface {
-  readonly metadata: GrpcJsMetadata;
+  #metadata: GrpcJsMetadata | undefined;
   #headersSent = false;
   #finished = false;
   readonly #onAbort: () => void;
@@ -41,12 +41,20 @@ class Surface {
     readonly ctx: CallContext,
     emitter: EventEmitter,
   ) {
-    this.metadata = GrpcJsMetadata.fromMetadata(ctx.metadata);
     this.#onAbort = () => {
       if (!this.#finished) emitter.emit('cancelled', 'cancelled');
     };
     if (ctx.signal.aborted) queueMicrotask(this.#onAbort);
     else ctx.signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** The client's metadata in grpc-js form, converted on first read (or what a handler assigned). */
+  get metadata(): GrpcJsMetadata {
+    return (this.#metadata ??= GrpcJsMetadata.fromMetadata(this.ctx.metadata));
+  }
+
+  set metadata(metadata: GrpcJsMetadata) {
+    this.#metadata = metadata;
   }
 
   finish(): void {
@@ -67,24 +75,55 @@ class Surface {
   }
 }
 
-function surfaceMethods(s: Surface): ServerSurfaceCall {
-  return {
-    get cancelled() {
-      return s.ctx.cancelled || s.ctx.signal.aborted;
-    },
-    metadata: s.metadata,
-    getPeer: () => s.ctx.peer,
-    sendMetadata: (md) => s.sendMetadata(md),
-    getDeadline: () => s.ctx.deadline ?? Infinity,
-    getPath: () => s.ctx.method,
-    getHost: () => s.host(),
-    getAuthContext: () => (s.ctx.request.secure ? { transportSecurityType: 'ssl' } : {}),
-  };
+interface WithSurface {
+  readonly surface: Surface;
 }
 
-/** Copies the surface members onto a call object (getters stay getters). */
-function install(target: object, s: Surface): void {
-  Object.defineProperties(target, Object.getOwnPropertyDescriptors(surfaceMethods(s)));
+/**
+ * The ServerSurfaceCall members, defined once on each call class's prototype
+ * (enumerable, as grpc-js users may list them) and reading the call's surface.
+ */
+const surfaceMembers: PropertyDescriptorMap = {
+  cancelled: {
+    get(this: WithSurface): boolean {
+      const ctx = this.surface.ctx;
+      return ctx.cancelled || ctx.signal.aborted;
+    },
+    enumerable: true,
+    configurable: true,
+  },
+  metadata: {
+    get(this: WithSurface): GrpcJsMetadata {
+      return this.surface.metadata;
+    },
+    set(this: WithSurface, metadata: GrpcJsMetadata) {
+      this.surface.metadata = metadata;
+    },
+    enumerable: true,
+    configurable: true,
+  },
+  getPeer: method(function (this: WithSurface) {
+    return this.surface.ctx.peer;
+  }),
+  sendMetadata: method(function (this: WithSurface, md: GrpcJsMetadataLike | Metadata) {
+    this.surface.sendMetadata(md);
+  }),
+  getDeadline: method(function (this: WithSurface) {
+    return this.surface.ctx.deadline ?? Infinity;
+  }),
+  getPath: method(function (this: WithSurface) {
+    return this.surface.ctx.method;
+  }),
+  getHost: method(function (this: WithSurface) {
+    return this.surface.host();
+  }),
+  getAuthContext: method(function (this: WithSurface) {
+    return this.surface.ctx.request.secure ? { transportSecurityType: 'ssl' } : {};
+  }),
+};
+
+function method(fn: (this: WithSurface, ...args: never[]) => unknown): PropertyDescriptor {
+  return { value: fn, writable: true, enumerable: true, configurable: true };
 }
 
 // ---------------------------------------------------------------------------
@@ -100,7 +139,6 @@ export class ServerUnaryCall<Req> extends EventEmitter {
     super();
     this.request = request;
     this.surface = new Surface(ctx, this);
-    install(this, this.surface);
   }
 }
 
@@ -243,7 +281,6 @@ export class ServerReadableStream<Req> extends Readable {
     super({ objectMode: true, highWaterMark: 16 });
     this.surface = new Surface(ctx, this);
     this.#inbox = new Inbox(requests, onRequestError);
-    install(this, this.surface);
   }
 
   override _read(): void {
@@ -275,7 +312,6 @@ export class ServerWritableStream<Req, Res> extends Writable {
     this.request = request;
     this.surface = new Surface(ctx, this);
     this.outbox = new Outbox(ctx);
-    install(this, this.surface);
     this.on('error', (error: unknown) => this.outbox.fail(error));
   }
 
@@ -313,7 +349,6 @@ export class ServerDuplexStream<Req, Res> extends Duplex {
     this.surface = new Surface(ctx, this);
     this.outbox = new Outbox(ctx);
     this.#inbox = new Inbox(requests, onRequestError);
-    install(this, this.surface);
     this.on('error', (error: unknown) => this.outbox.fail(error));
   }
 
@@ -347,4 +382,8 @@ export class ServerDuplexStream<Req, Res> extends Duplex {
   override [Symbol.asyncIterator](): NodeJS.AsyncIterator<Req> {
     return super[Symbol.asyncIterator]() as NodeJS.AsyncIterator<Req>;
   }
+}
+
+for (const callClass of [ServerUnaryCall, ServerReadableStream, ServerWritableStream, ServerDuplexStream]) {
+  Object.defineProperties(callClass.prototype, surfaceMembers);
 }
