@@ -43,6 +43,8 @@ const STATE_PENDING = 0; // nothing handed to the transport yet
 const STATE_STREAMING = 1; // headers handed over; body is the outbox
 const STATE_DONE = 2; // status decided
 
+function noop(): void {}
+
 function onDeadlineTimer(call: Call): void {
   call.deadlineTimerFired();
 }
@@ -113,6 +115,8 @@ export class Call implements CallContext {
   #outcome: OutcomeWait | undefined;
   /** Set while the call follows the client's signal. */
   #abortListener: (() => void) | undefined;
+  /** Told when the call is cancelled (see onCancelled). */
+  #cancelListeners: ((reason: GrpcError) => void)[] | undefined;
   /** Request metadata, built on first read; `#hasMetadata` says whether the (checked) headers carry any. */
   #metadata: Metadata | undefined;
   readonly #hasMetadata: boolean;
@@ -208,6 +212,28 @@ export class Call implements CallContext {
     return this.#cancelReason !== undefined;
   }
 
+  /** @internal Why the call was cancelled (what ctx.signal.reason would be), undefined while it was not. */
+  get cancelReason(): GrpcError | undefined {
+    return this.#cancelReason;
+  }
+
+  /**
+   * @internal Run `listener` once if the call is cancelled later (client gone,
+   * deadline, shutdown), just after ctx.signal would abort, without creating
+   * that signal. Returns a function that removes it. Nothing happens for a
+   * call already cancelled or ended: check `cancelReason` first.
+   */
+  onCancelled(listener: (reason: GrpcError) => void): () => void {
+    if (this.#state === STATE_DONE) return noop;
+    this.#watchClient();
+    (this.#cancelListeners ??= []).push(listener);
+    return () => {
+      const list = this.#cancelListeners;
+      const i = list === undefined ? -1 : list.indexOf(listener);
+      if (i !== -1) list!.splice(i, 1);
+    };
+  }
+
   get responseMetadata(): Metadata {
     return (this.#responseMetadata ??= new Metadata());
   }
@@ -287,6 +313,20 @@ export class Call implements CallContext {
     if (this.#state === STATE_DONE) return;
     this.#cancelReason = reason;
     this.#controller?.abort(reason);
+    const listeners = this.#cancelListeners;
+    this.#cancelListeners = undefined;
+    if (listeners !== undefined) {
+      for (const listener of listeners) {
+        try {
+          listener(reason);
+        } catch (e) {
+          // As for an abort listener: reported as an uncaught exception, the call goes on ending.
+          process.nextTick(() => {
+            throw e;
+          });
+        }
+      }
+    }
     this.#finish({ code: reason.code, message: reason.message, details: undefined, metadata: undefined, thrown: undefined });
   }
 
@@ -593,6 +633,7 @@ export class Call implements CallContext {
   }
 
   #ended(): void {
+    this.#cancelListeners = undefined;
     const listener = this.#abortListener;
     if (listener !== undefined) {
       this.#abortListener = undefined;

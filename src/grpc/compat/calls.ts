@@ -9,6 +9,7 @@ import type { CallContext } from '../types.js';
 import { grpcErrorFromGrpcJs, isOkStatus } from './errors.js';
 import { GrpcJsMetadata, copyIntoMetadata, isGrpcJsMetadataLike, type GrpcJsMetadataLike } from './metadata.js';
 import { Metadata } from '../metadata.js';
+import { cancelReason, isCancelled, whenCancelled } from './cancellation.js';
 
 /** What every grpc-js server call offers, whatever its kind. */
 export interface ServerSurfaceCall {
@@ -35,17 +36,17 @@ class Surface {
   #metadata: GrpcJsMetadata | undefined;
   #headersSent = false;
   #finished = false;
-  readonly #onAbort: () => void;
+  #unfollow: (() => void) | undefined;
 
   constructor(
     readonly ctx: CallContext,
     emitter: EventEmitter,
   ) {
-    this.#onAbort = () => {
+    const onCancelled = (): void => {
       if (!this.#finished) emitter.emit('cancelled', 'cancelled');
     };
-    if (ctx.signal.aborted) queueMicrotask(this.#onAbort);
-    else ctx.signal.addEventListener('abort', this.#onAbort, { once: true });
+    if (isCancelled(ctx)) queueMicrotask(onCancelled);
+    else this.#unfollow = whenCancelled(ctx, onCancelled);
   }
 
   /** The client's metadata in grpc-js form, converted on first read (or what a handler assigned). */
@@ -59,7 +60,9 @@ class Surface {
 
   finish(): void {
     this.#finished = true;
-    this.ctx.signal.removeEventListener('abort', this.#onAbort);
+    const unfollow = this.#unfollow;
+    this.#unfollow = undefined;
+    unfollow?.();
   }
 
   sendMetadata(md: GrpcJsMetadataLike | Metadata): void {
@@ -86,8 +89,7 @@ interface WithSurface {
 const surfaceMembers: PropertyDescriptorMap = {
   cancelled: {
     get(this: WithSurface): boolean {
-      const ctx = this.surface.ctx;
-      return ctx.cancelled || ctx.signal.aborted;
+      return isCancelled(this.surface.ctx);
     },
     enumerable: true,
     configurable: true,
@@ -160,7 +162,7 @@ class Outbox {
   trailers: GrpcJsMetadataLike | Metadata | undefined;
 
   constructor(readonly ctx: CallContext) {
-    ctx.signal.addEventListener('abort', () => this.#poke(), { once: true });
+    if (!isCancelled(ctx)) whenCancelled(ctx, () => this.#poke());
   }
 
   write(chunk: unknown, done: (error?: Error | null) => void): void {
@@ -211,7 +213,7 @@ class Outbox {
           copyIntoMetadata(this.ctx.trailers, this.trailers);
           return;
         }
-        if (this.ctx.signal.aborted) throw this.ctx.signal.reason;
+        if (isCancelled(this.ctx)) throw cancelReason(this.ctx);
         await new Promise<void>((resolve) => (this.#wake = resolve));
       }
     } finally {

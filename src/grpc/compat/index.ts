@@ -20,6 +20,7 @@ import {
   ServerUnaryCall,
   ServerWritableStream,
 } from './calls.js';
+import { cancelReason, isCancelled, whenCancelled } from './cancellation.js';
 import { grpcErrorFromGrpcJs } from './errors.js';
 import { copyIntoMetadata, type GrpcJsMetadataLike } from './metadata.js';
 import type { Metadata } from '../metadata.js';
@@ -156,10 +157,11 @@ function start(run: () => unknown, reject: (error: unknown) => void): void {
 
 /** Rejects when the call is cancelled before the handler answered. */
 function rejectOnAbort(ctx: CallContext, reject: (error: unknown) => void): () => void {
-  const onAbort = (): void => reject(ctx.signal.reason);
-  if (ctx.signal.aborted) onAbort();
-  else ctx.signal.addEventListener('abort', onAbort, { once: true });
-  return () => ctx.signal.removeEventListener('abort', onAbort);
+  if (isCancelled(ctx)) {
+    reject(cancelReason(ctx));
+    return () => undefined;
+  }
+  return whenCancelled(ctx, reject);
 }
 
 /** A promise settled by `run`'s resolve/reject; the cleanup `run` returns runs once it settles. */
