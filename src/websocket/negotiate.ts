@@ -6,7 +6,7 @@ import type { PerMessageDeflateOptions } from 'ws';
 import type { ServerRequest } from '../transport/types.js';
 import type { HandshakeRejection } from './handshake.js';
 import type { WebSocketOptions } from './options.js';
-import { extension, PerMessageDeflate, subprotocol, type PerMessageDeflateExtension } from './ws-internals.js';
+import { wsExports, type PerMessageDeflateExtension } from './ws-internals.js';
 
 export interface NegotiatedProtocol {
   /** Selected subprotocol, "" for none. */
@@ -21,7 +21,7 @@ export function selectProtocol(
   if (header === undefined) return { protocol: '' };
   let offered: Set<string>;
   try {
-    offered = subprotocol.parse(header);
+    offered = wsExports().subprotocol.parse(header);
   } catch (err) {
     return { status: 400, reason: `invalid Sec-WebSocket-Protocol header: ${(err as Error).message}` };
   }
@@ -62,10 +62,11 @@ export function negotiateExtensions(
   const deflateOptions: PerMessageDeflateOptions = options.perMessageDeflate === true ? {} : options.perMessageDeflate;
   let offers: Record<string, unknown[]>;
   try {
-    offers = extension.parse(header);
+    offers = wsExports().extension.parse(header);
   } catch (err) {
     return { status: 400, reason: `invalid Sec-WebSocket-Extensions header: ${(err as Error).message}` };
   }
+  const { PerMessageDeflate } = wsExports();
   const deflateOffers = offers[PerMessageDeflate.extensionName];
   if (deflateOffers === undefined) return NO_EXTENSIONS;
   const deflate = new PerMessageDeflate({ ...deflateOptions, isServer: true, maxPayload });
@@ -77,6 +78,6 @@ export function negotiateExtensions(
   }
   return {
     extensions: { [PerMessageDeflate.extensionName]: deflate },
-    header: extension.format({ [PerMessageDeflate.extensionName]: [params] }),
+    header: wsExports().extension.format({ [PerMessageDeflate.extensionName]: [params] }),
   };
 }

@@ -2,10 +2,12 @@
  * A typed view of the parts of the `ws` package that attach a WebSocket to a
  * stream whose handshake was answered elsewhere. `ws` itself does this in its
  * own server; the public type declarations do not describe these members, so
- * they are declared here and checked once when the module loads.
+ * they are declared here and checked once, when `ws` is first needed (it is
+ * loaded with the first WebSocket handshake, not with the package: a service
+ * that never accepts one does not pay the memory it takes).
  */
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
-import * as wsModule from 'ws';
 import type { PerMessageDeflateOptions, WebSocket } from 'ws';
 
 /** ws's permessage-deflate extension object (lib/permessage-deflate.js). */
@@ -59,28 +61,30 @@ interface ServerWebSocketConstructor {
   ): WebSocket & DetachedWebSocket;
 }
 
-interface WsExports {
+export interface WsExports {
   readonly WebSocket: ServerWebSocketConstructor;
   readonly PerMessageDeflate: PerMessageDeflateConstructor;
   readonly extension: ExtensionCodec;
   readonly subprotocol: SubprotocolCodec;
 }
 
-const ws = wsModule as unknown as WsExports;
+let loaded: WsExports | undefined;
 
-if (
-  typeof ws.WebSocket?.prototype?.setSocket !== 'function' ||
-  typeof ws.PerMessageDeflate !== 'function' ||
-  typeof ws.extension?.parse !== 'function' ||
-  typeof ws.extension?.format !== 'function' ||
-  typeof ws.subprotocol?.parse !== 'function'
-) {
-  throw new Error('the installed "ws" package does not provide the server attachment API of ws 8 (setSocket, PerMessageDeflate, extension, subprotocol)');
+/** The `ws` package, loaded and checked on first use. */
+export function wsExports(): WsExports {
+  if (loaded !== undefined) return loaded;
+  const ws = createRequire(import.meta.url)('ws') as WsExports;
+  if (
+    typeof ws.WebSocket?.prototype?.setSocket !== 'function' ||
+    typeof ws.PerMessageDeflate !== 'function' ||
+    typeof ws.extension?.parse !== 'function' ||
+    typeof ws.extension?.format !== 'function' ||
+    typeof ws.subprotocol?.parse !== 'function'
+  ) {
+    throw new Error('the installed "ws" package does not provide the server attachment API of ws 8 (setSocket, PerMessageDeflate, extension, subprotocol)');
+  }
+  return (loaded = ws);
 }
-
-export const PerMessageDeflate = ws.PerMessageDeflate;
-export const extension = ws.extension;
-export const subprotocol = ws.subprotocol;
 
 export interface ServerSocketSettings {
   readonly protocol: string;
@@ -92,7 +96,7 @@ export interface ServerSocketSettings {
 
 /** Create a server-mode WebSocket and attach it to an already upgraded stream. */
 export function attachWebSocket(socket: Duplex, settings: ServerSocketSettings): WebSocket {
-  const socketWs = new ws.WebSocket(null, undefined, {
+  const socketWs = new (wsExports().WebSocket)(null, undefined, {
     autoPong: settings.autoPong,
     closeTimeout: settings.closeTimeout,
     maxPendingAutoPongs: 60,
