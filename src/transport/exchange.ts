@@ -351,7 +351,9 @@ async function respond(run: Run, request: ServerRequest, result: ServerResponse,
       await answerError(run, request, new RangeError(`response status ${String(status)} is not a final status (200-999)`));
       return;
     }
-    let headers: [string, string][];
+    // A frozen header set (one object a layer reuses for every response) is checked once and
+    // its pairs shared; it is copied only where a content-length must be added.
+    let headers: readonly (readonly [string, string])[];
     let body: AsyncIterator<Uint8Array> | undefined;
     const source = result.body;
     const noBody = request.method === 'HEAD' || status === 204 || status === 304;
@@ -360,7 +362,7 @@ async function respond(run: Run, request: ServerRequest, result: ServerResponse,
     let wholeBody: Uint8Array | undefined;
     let wholeTrailers: RawHeaders | null | undefined;
     try {
-      headers = normaliseOutgoingHeaders(result.headers);
+      headers = normaliseFrozenHeaders(result.headers);
       if (trailers !== undefined && trailers !== null && !request.capabilities.trailers) {
         run.ctx.warnOnce('trailers', `trailers were dropped: this transport cannot send them on HTTP/${request.httpVersion}`);
         trailers = undefined;
@@ -371,7 +373,7 @@ async function respond(run: Run, request: ServerRequest, result: ServerResponse,
         if (wholeTrailers !== null) {
           wholeBody = typeof source === 'string' ? encoder.encode(source) : source;
           if (wholeTrailers === undefined && headerValue(headers, 'content-length') === undefined) {
-            headers.push(['content-length', String(wholeBody.byteLength)]);
+            headers = [...headers, ['content-length', String(wholeBody.byteLength)]];
           }
         }
       }
@@ -400,7 +402,7 @@ async function respond(run: Run, request: ServerRequest, result: ServerResponse,
     const length = fixedBodyLength(source);
     const announces = body !== undefined || (request.method === 'HEAD' && status !== 204 && status !== 304 && length !== 0);
     if (length !== undefined && !withTrailers && announces && headerValue(headers, 'content-length') === undefined) {
-      headers.push(['content-length', String(length)]);
+      headers = [...headers, ['content-length', String(length)]];
     }
     if (body === undefined && !withTrailers) {
       const sent = run.head(status, result.reason, headers, true, false);

@@ -73,6 +73,15 @@ export interface ServerRequest {
    * creating the signal (backends create it lazily). Read `aborted ?? signal.aborted`.
    */
   readonly aborted?: boolean;
+  /**
+   * Optional: call `listener.exchangeAborted(reason)` once when the request is
+   * aborted (synchronously, at once, if it already was), with the reason
+   * `signal` carries, without creating the signal. Where a backend offers it,
+   * `offAbort` stops the listener. Layers that follow a request for its whole
+   * life (a streaming call) use it to save the signal's cost per request.
+   */
+  onAbort?(listener: AbortListener): void;
+  offAbort?(listener: AbortListener): void;
   readonly capabilities: Capabilities;
 }
 

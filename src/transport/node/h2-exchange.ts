@@ -152,6 +152,12 @@ class H2Request implements ServerRequest {
   get aborted(): boolean {
     return this.exchange.isAborted;
   }
+  onAbort(listener: AbortListener): void {
+    this.exchange.followAbort(listener);
+  }
+  offAbort(listener: AbortListener): void {
+    this.exchange.unfollowAbort(listener);
+  }
 }
 
 /** What the engine's connection needs to build exchanges, per listener. */
@@ -165,6 +171,8 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
   private controller: AbortController | undefined = undefined;
   private abortReason: Error | undefined = undefined;
   private abortListener: AbortListener | undefined = undefined;
+  /** Listeners the request's users added (ServerRequest.onAbort). */
+  private requestListeners: AbortListener[] | undefined = undefined;
   private handlerReset = false;
   private finishing: (() => void) | undefined = undefined;
   // The request body as an async iterator.
@@ -275,6 +283,22 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
     const listener = this.abortListener;
     this.abortListener = undefined;
     listener?.exchangeAborted(reason);
+    const others = this.requestListeners;
+    this.requestListeners = undefined;
+    if (others !== undefined) for (const l of others) l.exchangeAborted(reason);
+  }
+
+  /** @internal ServerRequest.onAbort */
+  followAbort(listener: AbortListener): void {
+    if (this.abortReason !== undefined) listener.exchangeAborted(this.abortReason);
+    else (this.requestListeners ??= []).push(listener);
+  }
+
+  /** @internal ServerRequest.offAbort */
+  unfollowAbort(listener: AbortListener): void {
+    const list = this.requestListeners;
+    const i = list === undefined ? -1 : list.indexOf(listener);
+    if (i !== -1) list!.splice(i, 1);
   }
 
   abort(reason: unknown): void {
