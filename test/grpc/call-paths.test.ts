@@ -554,3 +554,59 @@ test('fuzz: single-message calls answer what the frames say, however the body is
     await served.close();
   }
 });
+
+test('shutdown with many running calls: calls that end while the server drains leave the list once, close() resolves when the last one goes', async () => {
+  const release = new Map<number, () => void>();
+  const server = new GrpcServer();
+  server.addService(EchoService, {
+    // Waits for the test or the signal; n odd never reads the signal.
+    Unary: async (req: EchoMsg, ctx: CallContext) => {
+      const n = req.n ?? 0;
+      if (n % 2 === 0) {
+        await new Promise<void>((resolve) => {
+          release.set(n, resolve);
+          ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      } else await new Promise<void>((resolve) => release.set(n, resolve));
+      return { n };
+    },
+    ServerStream: async function* (req: EchoMsg, ctx: CallContext) {
+      yield { n: req.n ?? 0 };
+      await new Promise<void>((resolve) => {
+        release.set(req.n ?? 0, resolve);
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    },
+  });
+  const served = await serve(server);
+  const session = await connect(served.port);
+  try {
+    const calls = Array.from({ length: 40 }, (_, n) =>
+      rawCall(session, n % 4 === 3 ? '/test.Echo/ServerStream' : '/test.Echo/Unary', { body: [msg({ n })] }),
+    );
+    await waitFor(() => release.size === 40, 'every handler waiting');
+    assert.equal(server.activeCalls, 40);
+    let closed = false;
+    const closing = server.close({ graceful: 60_000 }).then(() => (closed = true));
+    // Calls at the ends, in the middle and next to each other finish on their own while the server drains.
+    const own = [0, 39, 20, 21, 5, 38, 1];
+    for (const n of own) release.get(n)!();
+    await waitFor(() => server.activeCalls === 40 - own.length, 'the released calls left the list');
+    const late = await rawCall(session, '/test.Echo/Unary', { body: [msg({ n: 100 })] });
+    assert.equal(late.grpcStatus, Status.UNAVAILABLE);
+    assert.equal(closed, false);
+    // The client gives up on the rest; handlers that never look at their signal are released too.
+    for (const [n, call] of calls.entries()) if (!own.includes(n)) call.stream.close(http2.constants.NGHTTP2_CANCEL);
+    for (const [n, resolve] of release) if (!own.includes(n) && n % 2 === 1) resolve();
+    await closing;
+    assert.equal(server.activeCalls, 0);
+    const results = await Promise.all(calls);
+    for (const n of own) {
+      assert.equal(results[n]!.grpcStatus, Status.OK, `call ${n}`);
+      assert.equal(decodeMsgs(results[n]!.frames)[0]?.n ?? 0, n);
+    }
+  } finally {
+    await closeSession(session);
+    await served.close();
+  }
+});
