@@ -610,3 +610,50 @@ test('shutdown with many running calls: calls that end while the server drains l
     await served.close();
   }
 });
+
+test('grpc-js style server stream cancelled while writes wait: every write callback runs and the stream finishes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'call-paths-'));
+  writeFileSync(join(dir, 'echo.proto'), ECHO_PROTO);
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto', { includeDirs: [dir] }));
+  const Echo = (pkg['test'] as Record<string, unknown>)['Echo'] as typeof grpc.Client & { service: grpc.ServiceDefinition };
+  const state = { writes: 0, callbacks: 0, cancelled: false, finished: false, waiting: 0 };
+  const server = new GrpcServer();
+  server.addService(Echo.service, {
+    serverStream(call: grpc.ServerWritableStream<EchoMsg, EchoMsg>) {
+      call.on('cancelled', () => {
+        state.cancelled = true;
+        call.end();
+      });
+      call.on('finish', () => (state.finished = true));
+      const more = (): void => {
+        while (!state.cancelled) {
+          state.writes++;
+          const ok = call.write({ n: state.writes, data: new Uint8Array(32 * 1024) }, () => state.callbacks++);
+          if (!ok) {
+            state.waiting++;
+            call.once('drain', more);
+            return;
+          }
+        }
+      };
+      more();
+    },
+  } as grpc.UntypedServiceImplementation);
+  const served = await serve(server);
+  const client = new Echo(served.address, grpc.credentials.createInsecure());
+  try {
+    const stream = (client as unknown as Record<string, (...a: unknown[]) => grpc.ClientReadableStream<EchoMsg>>)['serverStream']!({ n: 1 });
+    stream.on('error', () => undefined);
+    stream.pause();
+    // The handler has filled the call's write buffer and waits for 'drain'.
+    await waitFor(() => state.waiting > 0 && server.activeCalls === 1, 'the handler waits for room');
+    stream.cancel();
+    await waitFor(() => state.cancelled && server.activeCalls === 0, 'the call ended');
+    await waitFor(() => state.callbacks === state.writes, `every write callback (${state.callbacks} of ${state.writes})`);
+    await waitFor(() => state.finished, 'the stream finished');
+  } finally {
+    client.close();
+    await served.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -197,8 +197,13 @@ class Outbox {
       for (;;) {
         const next = this.#pending.shift();
         if (next) {
-          yield next.chunk;
-          next.done();
+          try {
+            yield next.chunk;
+          } finally {
+            // Also when the server stops taking messages here (the call ended):
+            // the write completes, so the stream's later writes and end() go on.
+            next.done();
+          }
           continue;
         }
         if (this.#failed) {
