@@ -657,3 +657,47 @@ test('grpc-js style server stream cancelled while writes wait: every write callb
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('grpc-js style server stream cancelled by the client: the call closes as on a grpc-js server', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'call-paths-'));
+  writeFileSync(join(dir, 'echo.proto'), ECHO_PROTO);
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto', { includeDirs: [dir] }));
+  const Echo = (pkg['test'] as Record<string, unknown>)['Echo'] as typeof grpc.Client & { service: grpc.ServiceDefinition };
+  const seen = new Map<string, string[]>();
+  const implementation = {
+    // Writes one message, then waits for nothing: it cleans up on 'close'.
+    serverStream(call: grpc.ServerWritableStream<EchoMsg, EchoMsg>) {
+      const events: string[] = [];
+      seen.set(call.request.text ?? '', events);
+      call.on('cancelled', () => events.push('cancelled'));
+      call.on('close', () => events.push(`close:${String(call.cancelled)}`));
+      call.write({ n: 1 });
+    },
+  } as grpc.UntypedServiceImplementation;
+  const reference = new grpc.Server();
+  reference.addService(Echo.service, implementation);
+  const referencePort = await new Promise<number>((resolve, reject) =>
+    reference.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))),
+  );
+  const server = new GrpcServer();
+  server.addService(Echo.service, implementation);
+  const served = await serve(server);
+  const clients = [new Echo(`127.0.0.1:${referencePort}`, grpc.credentials.createInsecure()), new Echo(served.address, grpc.credentials.createInsecure())];
+  try {
+    for (const [i, client] of clients.entries()) {
+      const name = i === 0 ? 'grpc-js' : 'httpsys-grpc';
+      const stream = (client as unknown as Record<string, (...a: unknown[]) => grpc.ClientReadableStream<EchoMsg>>)['serverStream']!({ text: name });
+      stream.on('error', () => undefined);
+      await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      stream.cancel();
+      await waitFor(() => (seen.get(name) ?? []).some((e) => e.startsWith('close')), `${name}: the call closed`);
+      assert.deepEqual(seen.get(name), ['cancelled', 'close:true'], name);
+    }
+    await waitFor(() => server.activeCalls === 0, 'no call left');
+  } finally {
+    for (const client of clients) client.close();
+    reference.forceShutdown();
+    await served.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

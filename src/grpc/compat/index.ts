@@ -208,6 +208,8 @@ function serverStreaming(impl: Impl): ServerStreamingHandler {
       yield* call.outbox.messages();
     } finally {
       call.surface.finish();
+      // As on a grpc-js server: a call that ended (also by cancel) closes its stream.
+      call.destroy();
     }
   };
 }
