@@ -701,3 +701,58 @@ test('grpc-js style server stream cancelled by the client: the call closes as on
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('grpc-js style streaming handlers that throw: UNKNOWN without the error message, as on a grpc-js server', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'call-paths-'));
+  writeFileSync(join(dir, 'echo.proto'), ECHO_PROTO);
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto', { includeDirs: [dir] }));
+  const Echo = (pkg['test'] as Record<string, unknown>)['Echo'] as typeof grpc.Client & { service: grpc.ServiceDefinition };
+  const implementation = {
+    serverStream() {
+      throw new Error('secret detail of the server stream');
+    },
+    bidi() {
+      throw new Error('secret detail of the bidi call');
+    },
+    // An error emitted on the call is the handler's answer: its message is sent.
+    clientStream(call: grpc.ServerReadableStream<EchoMsg, EchoMsg>, callback: grpc.sendUnaryData<EchoMsg>) {
+      callback(new Error('told to the client'));
+    },
+  } as grpc.UntypedServiceImplementation;
+  const reference = new grpc.Server();
+  reference.addService(Echo.service, implementation);
+  const referencePort = await new Promise<number>((resolve, reject) =>
+    reference.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))),
+  );
+  const logs: { level: string; message: string; detail: unknown }[] = [];
+  const server = new GrpcServer({ logger: { warn: () => undefined, error: (message, detail) => logs.push({ level: 'error', message, detail }) } });
+  server.addService(Echo.service, implementation);
+  const served = await serve(server);
+  const clients = [new Echo(`127.0.0.1:${referencePort}`, grpc.credentials.createInsecure()), new Echo(served.address, grpc.credentials.createInsecure())];
+  const failure = (start: (done: (e: grpc.ServiceError) => void) => void): Promise<grpc.ServiceError> => new Promise((resolve) => start(resolve));
+  try {
+    for (const [i, client] of clients.entries()) {
+      const name = i === 0 ? 'grpc-js' : 'httpsys-grpc';
+      const methods = client as unknown as Record<string, (...a: unknown[]) => grpc.ClientReadableStream<EchoMsg> & grpc.ClientDuplexStream<EchoMsg, EchoMsg> & grpc.ClientWritableStream<EchoMsg>>;
+      const ss = await failure((done) => methods['serverStream']!({}).on('error', done).on('data', () => undefined));
+      const bidi = await failure((done) => {
+        const s = methods['bidi']!();
+        s.on('error', done).on('data', () => undefined);
+        s.write({ n: 1 });
+      });
+      const cs = await failure((done) => methods['clientStream']!((e: grpc.ServiceError) => done(e)).end());
+      for (const e of [ss, bidi]) {
+        assert.equal(e.code, grpc.status.UNKNOWN, name);
+        assert.doesNotMatch(e.details, /secret/, name);
+      }
+      assert.equal(cs.code, grpc.status.UNKNOWN, name);
+      assert.equal(cs.details, 'told to the client', name);
+    }
+    assert.equal(logs.filter((l) => /secret/.test(String((l.detail as Error | undefined)?.message))).length, 2, 'the thrown errors are logged');
+  } finally {
+    for (const client of clients) client.close();
+    reference.forceShutdown();
+    await served.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

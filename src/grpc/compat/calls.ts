@@ -157,6 +157,8 @@ class Outbox {
   #ended = false;
   #error: unknown;
   #failed = false;
+  /** The failure is what the handler threw (not an error it emitted or answered with). */
+  #thrown = false;
   #closed = false;
   #wake: (() => void) | undefined;
   trailers: GrpcJsMetadataLike | Metadata | undefined;
@@ -177,6 +179,17 @@ class Outbox {
   end(): void {
     this.#ended = true;
     this.#poke();
+  }
+
+  /**
+   * The handler threw: the call ends as for any handler that throws (a
+   * GrpcError keeps its status; anything else is logged and sent as UNKNOWN
+   * without its message, as grpc-js sends "Unknown error").
+   */
+  failThrown(error: unknown): void {
+    if (this.#failed || this.#ended) return;
+    this.#thrown = true;
+    this.fail(error);
   }
 
   fail(error: unknown): void {
@@ -207,6 +220,7 @@ class Outbox {
           continue;
         }
         if (this.#failed) {
+          if (this.#thrown) throw this.#error;
           if (isOkStatus(this.#error)) {
             const md = (this.#error as { metadata?: unknown }).metadata;
             if (md instanceof Metadata || isGrpcJsMetadataLike(md)) copyIntoMetadata(this.ctx.trailers, md);

@@ -204,7 +204,7 @@ function serverStreaming(impl: Impl): ServerStreamingHandler {
   return async function* (request, ctx) {
     const call = new ServerWritableStream(ctx, request);
     try {
-      start(() => impl(call), (error) => call.outbox.fail(error));
+      start(() => impl(call), (error) => call.outbox.failThrown(error));
       yield* call.outbox.messages();
     } finally {
       call.surface.finish();
@@ -219,7 +219,7 @@ function bidi(impl: Impl): BidiStreamingHandler {
     let call: ServerDuplexStream<unknown, unknown> | undefined;
     call = new ServerDuplexStream(ctx, requests, (error) => call?.outbox.fail(error));
     try {
-      start(() => impl(call), (error) => call?.outbox.fail(error));
+      start(() => impl(call), (error) => call?.outbox.failThrown(error));
       yield* call.outbox.messages();
     } finally {
       call.surface.finish();
