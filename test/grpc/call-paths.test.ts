@@ -756,3 +756,56 @@ test('grpc-js style streaming handlers that throw: UNKNOWN without the error mes
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('10,000 calls on one connection that follow their client stop following it when they end', async () => {
+  const { createRequestQueue } = await import('../../src/transport/queue.js');
+  const counts = { on: 0, off: 0, signal: 0 };
+  const queue = await createRequestQueue({ urls: ['http://127.0.0.1:0/'], backend: 'node' });
+  // Sees each request first and counts how the call follows it (own members over the request's methods).
+  queue.serve((request) => {
+    const on = request.onAbort;
+    const off = request.offAbort;
+    if (on === undefined || off === undefined) return undefined;
+    Object.defineProperties(request, {
+      onAbort: { value: (l: Parameters<typeof on>[0]) => (counts.on++, on.call(request, l)) },
+      offAbort: { value: (l: Parameters<typeof off>[0]) => (counts.off++, off.call(request, l)) },
+    });
+    return undefined;
+  });
+  const server = new GrpcServer();
+  server.addService(EchoService, {
+    Unary: (req: EchoMsg, ctx: CallContext) => {
+      if (ctx.signal.aborted) counts.signal++;
+      return { n: req.n ?? 0 };
+    },
+    ServerStream: async function* (req: EchoMsg) {
+      yield { n: req.n ?? 0 };
+    },
+    Bidi: async function* (requests: AsyncIterable<EchoMsg>) {
+      for await (const r of requests) yield r;
+    },
+  });
+  server.listen(queue);
+  const port = Number(/:(\d+)\//.exec(queue.urls[0]!)![1]);
+  const session = await connect(port);
+  try {
+    let calls = 0;
+    for (let round = 0; round < 50; round++) {
+      const batch = [];
+      for (let k = 0; k < 200; k++, calls++) {
+        const path = k % 10 === 0 ? '/test.Echo/ServerStream' : k % 10 === 1 ? '/test.Echo/Bidi' : '/test.Echo/Unary';
+        batch.push(rawCall(session, path, { body: [msg({ n: calls })] }));
+      }
+      for (const r of await Promise.all(batch)) assert.equal(r.grpcStatus, Status.OK);
+    }
+    assert.equal(calls, 10_000);
+    await waitFor(() => server.activeCalls === 0, 'every call ended');
+    assert.equal(counts.signal, 0);
+    assert.equal(counts.on, 10_000, 'every call followed its client');
+    assert.equal(counts.off, counts.on, 'every call stopped following its client');
+  } finally {
+    await closeSession(session);
+    await server.close({ graceful: 0 });
+    await queue.close();
+  }
+});
