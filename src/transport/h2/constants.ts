@@ -1,4 +1,5 @@
 /** HTTP/2 wire constants (RFC 9113 sections 6, 7 and 11). */
+import { Http2ErrorCode } from '../types.js';
 
 export const FrameType = {
   DATA: 0x0,
@@ -21,22 +22,8 @@ export const Flag = {
   PRIORITY: 0x20,
 } as const;
 
-export const ErrorCode = {
-  NO_ERROR: 0x0,
-  PROTOCOL_ERROR: 0x1,
-  INTERNAL_ERROR: 0x2,
-  FLOW_CONTROL_ERROR: 0x3,
-  SETTINGS_TIMEOUT: 0x4,
-  STREAM_CLOSED: 0x5,
-  FRAME_SIZE_ERROR: 0x6,
-  REFUSED_STREAM: 0x7,
-  CANCEL: 0x8,
-  COMPRESSION_ERROR: 0x9,
-  CONNECT_ERROR: 0xa,
-  ENHANCE_YOUR_CALM: 0xb,
-  INADEQUATE_SECURITY: 0xc,
-  HTTP_1_1_REQUIRED: 0xd,
-} as const;
+/** Error codes for RST_STREAM and GOAWAY: the transport contract's own table. */
+export const ErrorCode = Http2ErrorCode;
 
 export const Setting = {
   HEADER_TABLE_SIZE: 0x1,
