@@ -64,6 +64,8 @@ export class HpackDecoder {
   private updateRequired = false;
   /** Read position while decoding. */
   private p = 0;
+  /** The H bit (0x80 or 0) of the string literal skipString last stepped over. */
+  private huffman = 0;
   /** Recently decoded literal values (see readRepeatedValue): encoded octets, length | H << 8, string. */
   private readonly cacheBytes = new Uint8Array(CACHE_SLOTS * CACHE_SLOT_OCTETS);
   private readonly cacheTags = new Int32Array(CACHE_SLOTS);
@@ -213,16 +215,25 @@ export class HpackDecoder {
     return this.names[(this.head - d) & this.mask]!;
   }
 
-  /** Reads a string literal (5.2). */
-  private readString(block: Uint8Array, end: number): string {
+  /**
+   * Steps over a string literal (5.2): its length prefix and its octets. Returns
+   * where the octets start; they end at this.p, Huffman-coded when this.huffman is 0x80.
+   */
+  private skipString(block: Uint8Array, end: number): number {
     if (this.p >= end) throw new HpackError('truncated string: missing length');
-    const huffman = block[this.p]! & 0x80;
+    this.huffman = block[this.p]! & 0x80;
     const length = this.readInteger(block, end, 0x7f);
     const a = this.p;
     const b = a + length;
     if (b > end) throw new HpackError(`truncated string: ${length} octets announced, ${end - a} left`);
     this.p = b;
-    return length === 0 ? '' : makeString(block, a, b, huffman);
+    return a;
+  }
+
+  /** Reads a string literal (5.2). */
+  private readString(block: Uint8Array, end: number): string {
+    const a = this.skipString(block, end);
+    return a === this.p ? '' : makeString(block, a, this.p, this.huffman);
   }
 
   /**
@@ -232,13 +243,10 @@ export class HpackDecoder {
    * decoded strings: a repeat costs a comparison instead of a new string.
    */
   private readRepeatedValue(block: Uint8Array, end: number): string {
-    if (this.p >= end) throw new HpackError('truncated string: missing length');
-    const huffman = block[this.p]! & 0x80;
-    const length = this.readInteger(block, end, 0x7f);
-    const a = this.p;
-    const b = a + length;
-    if (b > end) throw new HpackError(`truncated string: ${length} octets announced, ${end - a} left`);
-    this.p = b;
+    const a = this.skipString(block, end);
+    const b = this.p;
+    const length = b - a;
+    const huffman = this.huffman;
     if (length === 0) return '';
     if (length > CACHE_SLOT_OCTETS) return makeString(block, a, b, huffman);
     const tag = length | (huffman << 8);
