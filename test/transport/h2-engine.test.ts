@@ -26,6 +26,7 @@ import { createInteropServer, INTEROP_PROTO_DIR, TEST_PROTO } from '../interop/t
 import {
   E,
   F,
+  OpenConnections,
   RawH2,
   S,
   T,
@@ -188,12 +189,10 @@ after(async () => {
   await queue.close();
 });
 
-const open: RawH2[] = [];
+const open = new OpenConnections();
 
 async function connect(options?: Parameters<typeof RawH2.connect>[1]): Promise<RawH2> {
-  const c = await RawH2.connect(port, options);
-  open.push(c);
-  return c;
+  return open.track(await RawH2.connect(port, options));
 }
 
 function h2test(name: string, body: () => Promise<void>): void {
@@ -201,7 +200,7 @@ function h2test(name: string, body: () => Promise<void>): void {
     try {
       await body();
     } finally {
-      for (const c of open.splice(0)) c.close();
+      open.closeAll();
     }
   });
 }

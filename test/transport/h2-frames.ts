@@ -5,6 +5,7 @@
  * decoded with a small HPACK decoder of its own (static table, dynamic table,
  * Huffman), independent of any server-side implementation.
  */
+import http2, { type OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
@@ -716,4 +717,36 @@ export function describe(frames: readonly Frame[]): string {
       return `${typeName(f.type)}(s${f.stream} f0x${f.flags.toString(16)}${extra})`;
     })
     .join(' ');
+}
+
+/** The raw connections a test file has open, so that each case closes its own at its end. */
+export class OpenConnections {
+  private readonly open: RawH2[] = [];
+
+  /** Keep `c` for closeAll(); returns it. */
+  track(c: RawH2): RawH2 {
+    this.open.push(c);
+    return c;
+  }
+
+  closeAll(): void {
+    for (const c of this.open.splice(0)) c.close();
+  }
+}
+
+/** The :status a fresh node:http2 client connection gets for one request; the connection is closed after it. */
+export async function freshStatus(port: number, request: OutgoingHttpHeaders, body?: string): Promise<number> {
+  const client = http2.connect(`http://127.0.0.1:${port}`);
+  client.on('error', () => undefined);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const req = client.request(request);
+      req.on('response', (h) => resolve(Number(h[':status'])));
+      req.on('error', reject);
+      req.resume();
+      req.end(body);
+    });
+  } finally {
+    client.close();
+  }
 }

@@ -7,11 +7,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
 import net from 'node:net';
 import fc from 'fast-check';
 import { createRequestQueue, readBody, type Logger, type RequestQueue } from '../../src/index.js';
-import { PREFACE, encodeFields, frame, requestFields, settings } from './h2-frames.js';
+import { PREFACE, encodeFields, frame, freshStatus, requestFields, settings } from './h2-frames.js';
 
 const quiet: Logger = { warn: () => undefined, error: () => undefined };
 
@@ -58,19 +57,7 @@ async function throwAt(bytes: Buffer): Promise<void> {
 }
 
 async function stillServes(): Promise<void> {
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  try {
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = session.request({ ':method': 'POST', ':path': '/f/check' });
-      req.on('response', (h) => resolve(Number(h[':status'])));
-      req.on('error', reject);
-      req.resume();
-      req.end('x');
-    });
-    assert.equal(status, 200);
-  } finally {
-    session.close();
-  }
+  assert.equal(await freshStatus(port, { ':method': 'POST', ':path': '/f/check' }, 'x'), 200);
 }
 
 async function settle(): Promise<void> {

@@ -15,6 +15,7 @@ import {
   E,
   F,
   PREFACE,
+  OpenConnections,
   RawH2,
   S,
   T,
@@ -23,6 +24,7 @@ import {
   describe as describeFrames,
   encodeFields,
   errorName,
+  freshStatus,
   frame,
   goaway,
   headers,
@@ -115,22 +117,14 @@ after(async () => {
 // ---------------------------------------------------------------------------
 // Helpers
 
-const open: RawH2[] = [];
+const open = new OpenConnections();
 
 async function connect(options?: Parameters<typeof RawH2.connect>[1]): Promise<RawH2> {
-  const c = await RawH2.connect(port, options);
-  open.push(c);
-  return c;
+  return open.track(await RawH2.connect(port, options));
 }
 
 async function rawSocket(): Promise<RawH2> {
-  const c = await RawH2.socket(port);
-  open.push(c);
-  return c;
-}
-
-function closeAll(): void {
-  for (const c of open.splice(0)) c.close();
+  return open.track(await RawH2.socket(port));
 }
 
 /** Run a case with its connections closed afterwards. */
@@ -139,7 +133,7 @@ function h2test(name: string, body: () => Promise<void>): void {
     try {
       await body();
     } finally {
-      closeAll();
+      open.closeAll();
     }
   });
 }
@@ -187,20 +181,7 @@ async function expectServes(c: RawH2, stream: number, what: string): Promise<voi
 
 /** A fresh node:http2 client connection gets a 200. */
 async function freshClientServes(): Promise<void> {
-  const client = http2.connect(`http://127.0.0.1:${port}`);
-  client.on('error', () => undefined);
-  try {
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = client.request({ ':path': '/x/echo' });
-      req.on('response', (h) => resolve(Number(h[':status'])));
-      req.on('error', reject);
-      req.resume();
-      req.end();
-    });
-    assert.equal(status, 200);
-  } finally {
-    client.close();
-  }
+  assert.equal(await freshStatus(port, { ':path': '/x/echo' }), 200);
 }
 
 function json(body: Buffer): { method: string; bytes: number; headers: [string, string][] } {
@@ -900,8 +881,7 @@ h2test('RFC 9113 6.8: closing the queue sends GOAWAY NO_ERROR with the last stre
   const qport = Number(/:(\d+)\//.exec(q.urls[0]!)![1]);
   q.serve(handler);
   let closing: Promise<void> | undefined;
-  const c = await RawH2.connect(qport);
-  open.push(c);
+  const c = open.track(await RawH2.connect(qport));
   try {
     c.send(headers(1, encodeFields(requestFields(qport, 'GET', '/x/echo')), { endStream: true }));
     assert.equal((await c.response(1)).status, '200');
@@ -1026,15 +1006,14 @@ function tlsTest(name: string, body: (tlsPort: number, ca: string) => Promise<vo
     try {
       await body(Number(/:(\d+)\//.exec(q.urls[0]!)![1]), cert);
     } finally {
-      closeAll();
+      open.closeAll();
       await q.close();
     }
   });
 }
 
 tlsTest('RFC 9113 3.2: over TLS, ALPN selects h2, the server sends SETTINGS first and serves raw frames', async (tlsPort, ca) => {
-  const c = await RawH2.connect(tlsPort, { secure: { ca, servername: 'localhost' } });
-  open.push(c);
+  const c = open.track(await RawH2.connect(tlsPort, { secure: { ca, servername: 'localhost' } }));
   assert.equal(c.alpnProtocol, 'h2');
   assert.equal(c.frames[0]?.type, T.SETTINGS);
   c.send(headers(1, encodeFields([[':method', 'GET'], [':scheme', 'https'], [':path', '/x/trailers'], [':authority', `localhost:${tlsPort}`]]), { endStream: true }));
@@ -1045,8 +1024,7 @@ tlsTest('RFC 9113 3.2: over TLS, ALPN selects h2, the server sends SETTINGS firs
 });
 
 tlsTest('RFC 9113 8.3 over TLS: a malformed request gets RST_STREAM PROTOCOL_ERROR and the connection serves on', async (tlsPort, ca) => {
-  const c = await RawH2.connect(tlsPort, { secure: { ca, servername: 'localhost' } });
-  open.push(c);
+  const c = open.track(await RawH2.connect(tlsPort, { secure: { ca, servername: 'localhost' } }));
   c.send(headers(1, encodeFields([[':method', 'GET'], [':scheme', 'https'], [':authority', `localhost:${tlsPort}`]]), { endStream: true }));
   const e = await c.streamError(1);
   assert.deepEqual(e, { kind: 'stream', code: E.PROTOCOL_ERROR }, describeFrames(c.frames));
@@ -1055,8 +1033,7 @@ tlsTest('RFC 9113 8.3 over TLS: a malformed request gets RST_STREAM PROTOCOL_ERR
 });
 
 tlsTest('RFC 9113 4.2 over TLS: HEADERS above SETTINGS_MAX_FRAME_SIZE is a connection error FRAME_SIZE_ERROR', async (tlsPort, ca) => {
-  const c = await RawH2.connect(tlsPort, { secure: { ca, servername: 'localhost' } });
-  open.push(c);
+  const c = open.track(await RawH2.connect(tlsPort, { secure: { ca, servername: 'localhost' } }));
   const max = c.serverSettings().get(S.MAX_FRAME_SIZE) ?? 16384;
   c.send(headers(1, encodeFields([[':method', 'GET'], [':scheme', 'https'], [':path', '/x/echo'], ['x-pad', 'p'.repeat(max)]]), { endStream: true }));
   await expectConnectionError(c, [E.FRAME_SIZE_ERROR], 'oversized HEADERS over TLS');
