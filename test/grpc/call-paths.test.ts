@@ -376,11 +376,20 @@ test('a client cancelling an idle server stream aborts the handler signal over H
   }
 });
 
-test('grpc-js style handlers: an idle unary call hears the client cancel; stream writes under backpressure arrive intact', async () => {
+/** The Echo service as @grpc/proto-loader loads it (from a temporary copy of ECHO_PROTO). */
+function loadEchoClient(): typeof grpc.Client & { service: grpc.ServiceDefinition } {
   const dir = mkdtempSync(join(tmpdir(), 'call-paths-'));
-  writeFileSync(join(dir, 'echo.proto'), ECHO_PROTO);
-  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto', { includeDirs: [dir] }));
-  const Echo = (pkg['test'] as Record<string, unknown>)['Echo'] as typeof grpc.Client & { service: grpc.ServiceDefinition };
+  try {
+    writeFileSync(join(dir, 'echo.proto'), ECHO_PROTO);
+    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto', { includeDirs: [dir] }));
+    return (pkg['test'] as Record<string, unknown>)['Echo'] as typeof grpc.Client & { service: grpc.ServiceDefinition };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('grpc-js style handlers: an idle unary call hears the client cancel; stream writes under backpressure arrive intact', async () => {
+  const Echo = loadEchoClient();
   const heard: { cancelled: boolean; peer: string; x: unknown }[] = [];
   const drains: number[] = [];
   const server = new GrpcServer();
@@ -449,7 +458,6 @@ test('grpc-js style handlers: an idle unary call hears the client cancel; stream
   } finally {
     client.close();
     await served.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -612,10 +620,7 @@ test('shutdown with many running calls: calls that end while the server drains l
 });
 
 test('grpc-js style server stream cancelled while writes wait: every write callback runs and the stream finishes', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'call-paths-'));
-  writeFileSync(join(dir, 'echo.proto'), ECHO_PROTO);
-  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto', { includeDirs: [dir] }));
-  const Echo = (pkg['test'] as Record<string, unknown>)['Echo'] as typeof grpc.Client & { service: grpc.ServiceDefinition };
+  const Echo = loadEchoClient();
   const state = { writes: 0, callbacks: 0, cancelled: false, finished: false, waiting: 0 };
   const server = new GrpcServer();
   server.addService(Echo.service, {
@@ -654,15 +659,11 @@ test('grpc-js style server stream cancelled while writes wait: every write callb
   } finally {
     client.close();
     await served.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('grpc-js style server stream cancelled by the client: the call closes as on a grpc-js server', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'call-paths-'));
-  writeFileSync(join(dir, 'echo.proto'), ECHO_PROTO);
-  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto', { includeDirs: [dir] }));
-  const Echo = (pkg['test'] as Record<string, unknown>)['Echo'] as typeof grpc.Client & { service: grpc.ServiceDefinition };
+  const Echo = loadEchoClient();
   const seen = new Map<string, string[]>();
   const implementation = {
     // Writes one message, then waits for nothing: it cleans up on 'close'.
@@ -698,15 +699,11 @@ test('grpc-js style server stream cancelled by the client: the call closes as on
     for (const client of clients) client.close();
     reference.forceShutdown();
     await served.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('grpc-js style streaming handlers that throw: UNKNOWN without the error message, as on a grpc-js server', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'call-paths-'));
-  writeFileSync(join(dir, 'echo.proto'), ECHO_PROTO);
-  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto', { includeDirs: [dir] }));
-  const Echo = (pkg['test'] as Record<string, unknown>)['Echo'] as typeof grpc.Client & { service: grpc.ServiceDefinition };
+  const Echo = loadEchoClient();
   const implementation = {
     serverStream() {
       throw new Error('secret detail of the server stream');
@@ -753,7 +750,6 @@ test('grpc-js style streaming handlers that throw: UNKNOWN without the error mes
     for (const client of clients) client.close();
     reference.forceShutdown();
     await served.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
