@@ -201,16 +201,16 @@ export class H2Exchange extends H2Stream implements BackendExchange, ResponseSin
       this.answerPlain(431, 'Request Header Fields Too Large');
       return;
     }
+    if (this.method === 'CONNECT') {
+      this.answerPlain(501, 'CONNECT is not supported');
+      return;
+    }
     const url = this.path;
     const host = hostWithoutPort(this.authority ?? headerValue(flat, 'host'));
     const connection = this.connection;
     let peer = this.ctx.peers.get(connection);
     if (peer === undefined) this.ctx.peers.set(connection, (peer = peerOf(connection.socket, this.ctx.port)));
     const { path, query } = splitUrl(url);
-    if (this.method === 'CONNECT') {
-      this.answerPlain(501, 'CONNECT is not supported');
-      return;
-    }
     try {
       const route: Route | undefined = this.ctx.route({
         scheme: this.ctx.scheme,

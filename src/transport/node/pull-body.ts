@@ -1,8 +1,8 @@
 /**
- * A request body as a pull-based async iterable over a Node Readable
- * (IncomingMessage or Http2Stream). The stream stays paused until the
- * consumer asks for the next chunk, so the kernel and HTTP/2 flow control
- * hold back the client when the handler reads slowly. Stopping early does
+ * A request body as a pull-based async iterable over a Node Readable (an
+ * HTTP/1.x IncomingMessage). The stream stays paused until the consumer asks
+ * for the next chunk, so TCP flow control holds back the client when the
+ * handler reads slowly. Stopping early does
  * not destroy the stream (the response may still be written on it).
  */
 import type { Readable } from 'node:stream';
@@ -19,11 +19,6 @@ function wakeBody(this: Tagged): void {
 
 const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
 
-/** Tells a body read that the stream was reset, so neither the end nor a closed stream is reported as such. */
-export interface ResetWatcher {
-  /** The error to report when the peer has reset the stream, else undefined. */
-  resetError(): Error | undefined;
-}
 
 /**
  * One object is the iterable, its iterator and its event listener, so a held
@@ -37,10 +32,7 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
   private rejectWait: ((err: unknown) => void) | undefined = undefined;
   private listening = false;
 
-  constructor(
-    private readonly stream: Readable,
-    private readonly watcher?: ResetWatcher,
-  ) {}
+  constructor(private readonly stream: Readable) {}
 
   /** True once the whole body has been read. */
   get complete(): boolean {
@@ -120,18 +112,12 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
     if (chunk !== null) return { done: false, value: chunk };
     // Nothing buffered and the end already received: 'end' follows on a later tick, no need to wait for it.
     if (stream.readableEnded || (!stream.destroyed && stream.readableLength === 0 && (stream as ReadableWithState)._readableState?.ended === true)) {
-      // A reset Node processed with (or right after) the last data is not a clean end.
-      const reset = this.watcher?.resetError();
-      if (reset !== undefined) {
-        this.error ??= reset;
-        throw this.error;
-      }
       this.ended = true;
       return DONE;
     }
     const errored = stream.errored;
     if (errored || stream.destroyed) {
-      this.error ??= this.watcher?.resetError() ?? (errored instanceof Error ? errored : new Error('the request body ended early: the stream closed'));
+      this.error ??= errored instanceof Error ? errored : new Error('the request body ended early: the stream closed');
       throw this.error;
     }
     return undefined;
@@ -159,6 +145,6 @@ export class PullBody implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8A
 }
 
 /** The body of `stream`, pulled on demand. */
-export function pullBody(stream: Readable, watcher?: ResetWatcher): PullBody {
-  return new PullBody(stream, watcher);
+export function pullBody(stream: Readable): PullBody {
+  return new PullBody(stream);
 }
