@@ -3,16 +3,15 @@
  * request whose fields break these rules is malformed and its stream is reset
  * with PROTOCOL_ERROR, while the connection keeps serving.
  */
+import { CONNECTION_SPECIFIC } from '../headers.js';
 
 /** tchar (RFC 9110 section 5.6.2) minus upper-case letters, which HTTP/2 forbids in field names. */
 const NAME_CHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR[c.charCodeAt(0)] = 1;
 
-const CONNECTION_SPECIFIC = new Set(['connection', 'proxy-connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
-
-export function validName(name: string, from: number): boolean {
-  if (name.length <= from) return false;
-  for (let i = from; i < name.length; i++) {
+function validName(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     if (c >= 128 || NAME_CHAR[c] === 0) return false;
   }
@@ -20,7 +19,7 @@ export function validName(name: string, from: number): boolean {
 }
 
 /** No NUL, CR or LF anywhere, and no whitespace at either end. */
-export function validValue(value: string): boolean {
+function validValue(value: string): boolean {
   const n = value.length;
   if (n === 0) return true;
   let c = value.charCodeAt(0);
@@ -84,7 +83,7 @@ export function checkRequestFields(flat: readonly string[], head: RequestHead): 
       continue;
     }
     regular = true;
-    if (!validName(name, 0)) return `invalid field name ${JSON.stringify(name)}`;
+    if (!validName(name)) return `invalid field name ${JSON.stringify(name)}`;
     if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
     if (name === 'te' && value !== 'trailers') return 'te other than "trailers"';
     if (name === 'content-length') {
@@ -94,7 +93,7 @@ export function checkRequestFields(flat: readonly string[], head: RequestHead): 
       contentLength = n;
     }
   }
-  if (method === undefined || method.length === 0 || !validName(method.toLowerCase(), 0)) return 'missing or invalid :method';
+  if (method === undefined || method.length === 0 || !validName(method.toLowerCase())) return 'missing or invalid :method';
   if (method === 'CONNECT') {
     // Plain CONNECT names only the target (RFC 9113 section 8.5).
     if (scheme !== undefined || path !== undefined || authority === undefined) return 'a CONNECT request carries :authority only';
@@ -121,7 +120,7 @@ export function checkTrailerFields(flat: readonly string[]): string | undefined 
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
     if (name.charCodeAt(0) === 58) return `pseudo-header ${name} in trailers`;
-    if (!validName(name, 0)) return `invalid field name ${JSON.stringify(name)}`;
+    if (!validName(name)) return `invalid field name ${JSON.stringify(name)}`;
     if (!validValue(flat[i + 1]!)) return `the value of ${JSON.stringify(name)} has a forbidden character`;
     if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
   }
