@@ -44,29 +44,13 @@ import {
   windowUpdate,
   type Field,
 } from './h2-frames.js';
+import { gate, pass } from './gates.js';
 
 const quiet: Logger = { warn: () => undefined, error: () => undefined };
 const TIMEOUT = { timeout: 20_000 };
 
 let queue: RequestQueue;
 let port: number;
-
-/** Requests parked until the test lets them go, by id. */
-const gates = new Map<string, { entered: () => void; release: Promise<void> }>();
-function gate(id: string): { entered: Promise<void>; release: () => void } {
-  let entered!: () => void;
-  let release!: () => void;
-  const enteredP = new Promise<void>((r) => (entered = r));
-  const releaseP = new Promise<void>((r) => (release = r));
-  gates.set(id, { entered, release: releaseP });
-  return { entered: enteredP, release };
-}
-async function pass(id: string): Promise<void> {
-  const g = gates.get(id);
-  gates.delete(id);
-  g?.entered();
-  await g?.release;
-}
 
 /** What an endless response handler has done, by id. */
 interface Producer {

@@ -41,6 +41,7 @@ import {
   type Field,
   type StreamOutcome,
 } from './h2-frames.js';
+import { gate, pass } from './gates.js';
 import { selfSignedCertificate } from '../conformance/tls-material.js';
 
 const quiet: Logger = { warn: () => undefined, error: () => undefined };
@@ -48,17 +49,6 @@ const TIMEOUT = { timeout: 8000 };
 
 let queue: RequestQueue;
 let port: number;
-
-/** Requests parked in /x/gate until the test lets them go, by id. */
-const gates = new Map<string, { entered: () => void; release: Promise<void> }>();
-function gate(id: string): { entered: Promise<void>; release: () => void } {
-  let entered!: () => void;
-  let release!: () => void;
-  const enteredP = new Promise<void>((r) => (entered = r));
-  const releaseP = new Promise<void>((r) => (release = r));
-  gates.set(id, { entered, release: releaseP });
-  return { entered: enteredP, release };
-}
 
 async function handler(request: ServerRequest): Promise<ServerResponse> {
   const params = new URLSearchParams(request.query);
@@ -80,11 +70,7 @@ async function handler(request: ServerRequest): Promise<ServerResponse> {
       return { status: 200, body: 'late' };
     }
     case '/x/gate': {
-      const id = params.get('id') ?? '';
-      const g = gates.get(id);
-      gates.delete(id);
-      g?.entered();
-      await g?.release;
+      await pass(params.get('id') ?? '');
       return { status: 200, body: 'released' };
     }
     case '/x/big':
