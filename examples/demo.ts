@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   const port = prefix.port;
   const secure = prefix.scheme === 'https';
   const origin = `${prefix.scheme}://localhost:${port}`;
-  const backendText = queue.backend === 'httpsys' ? 'Http.sys (kernel HTTP stack)' : 'portable (Node http/http2)';
+  const backendText = queue.backend === 'httpsys' ? 'Http.sys (kernel HTTP stack)' : 'portable (node:http and its own HTTP/2 engine)';
   console.log(`httpsys-grpc demo on the ${backendText} backend`);
   console.log(`Listening on ${origin}/  (URL prefixes: ${queue.urls.join(', ')})`);
   console.log(`Services: ${server.services().map((s) => s.name).join(', ')}`);

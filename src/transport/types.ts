@@ -1,6 +1,7 @@
 /**
  * The transport contract: one request/response exchange, the same on every
- * backend (Http.sys through the native addon, or Node's own http/http2).
+ * backend (Http.sys through the native addon, or the portable backend: node:http
+ * and the package's own HTTP/2 engine).
  * Protocol code (gRPC, gRPC-Web, transcoding, WebSocket) sees only these types.
  */
 import type { Duplex } from 'node:stream';
